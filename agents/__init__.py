@@ -1,0 +1,1 @@
+"""gymkit reference agents."""

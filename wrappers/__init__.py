@@ -1,0 +1,1 @@
+"""gymkit wrappers (filled in by the wrapper modules)."""
