@@ -1,1 +1,34 @@
-"""gymkit wrappers (filled in by the wrapper modules)."""
+"""gymkit wrappers: one concern each, composable on any image env, plus Atari presets.
+
+Observation: `GrayscaleObservation`, `ResizeObservation`, `FrameStackObservation`.
+Action: `RepeatAction` (frame skip, max-pool, ALE fast path), `DiscretizeAction`,
+`ClipAction`. Reward: `ClipReward`. Atari companions: `NoopReset`, `FireReset`,
+`TerminateOnLifeLoss`, `EpisodicLife`. Presets: `make_atari`, `wrap_atari`,
+`PROFILES`, `AtariProfile`.
+"""
+
+from gymkit.wrappers.atari import EpisodicLife, FireReset, NoopReset, TerminateOnLifeLoss
+from gymkit.wrappers.presets import PROFILES, AtariProfile, make_atari, wrap_atari
+from gymkit.wrappers.stateful_action import RepeatAction
+from gymkit.wrappers.stateful_observation import FrameStackObservation
+from gymkit.wrappers.transform_action import ClipAction, DiscretizeAction
+from gymkit.wrappers.transform_observation import GrayscaleObservation, ResizeObservation
+from gymkit.wrappers.transform_reward import ClipReward
+
+__all__ = [
+    "GrayscaleObservation",
+    "ResizeObservation",
+    "FrameStackObservation",
+    "RepeatAction",
+    "DiscretizeAction",
+    "ClipAction",
+    "ClipReward",
+    "NoopReset",
+    "FireReset",
+    "TerminateOnLifeLoss",
+    "EpisodicLife",
+    "AtariProfile",
+    "PROFILES",
+    "make_atari",
+    "wrap_atari",
+]
