@@ -95,7 +95,7 @@ class TabularMDP(gym.Env[int, int]):
         [(1.0, 1, -1.0, False)]
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -310,11 +310,13 @@ class TabularMDP(gym.Env[int, int]):
         info = {"action_mask": self.action_masks(), "invalid_action": invalid}
         return s2, reward, bool(self.terminal[s2]), False, info
 
-    def render(self) -> str | None:
-        """Return a one-line text view of the state (``render_mode="ansi"``)."""
+    def render(self) -> str | np.ndarray | None:
+        """Text (``"ansi"``) or a picture of the states, the current one filled (``"rgb_array"``)."""
         if self.render_mode is None:
             gym.logger.warn("TabularMDP: render() called without a render_mode")
             return None
+        if self.render_mode == "rgb_array":
+            return self._render_rgb()
         out = StringIO()
         cells = [f"[{s}]" if s == self.s else f" {s} " for s in range(self.n_states)]
         out.write(" ".join(cells))
@@ -322,6 +324,19 @@ class TabularMDP(gym.Env[int, int]):
             out.write(f"  (last action: {self.last_action})")
         out.write("\n")
         return out.getvalue()
+
+    def _render_rgb(self, cell: int = 64) -> np.ndarray:
+        import cv2
+
+        frame = np.full((cell, cell * self.n_states, 3), 255, dtype=np.uint8)
+        for s in range(self.n_states):
+            center = (cell * s + cell // 2, cell // 2)
+            filled = s == self.s
+            cv2.circle(frame, center, cell // 3, (40, 90, 200), -1 if filled else 2, cv2.LINE_AA)
+            color = (255, 255, 255) if filled else (40, 90, 200)
+            cv2.putText(frame, str(s), (center[0] - 8, center[1] + 8), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.7, color, 2, cv2.LINE_AA)
+        return frame
 
 
 class ToyMDP(TabularMDP):

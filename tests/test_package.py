@@ -1,0 +1,54 @@
+"""The package as a user gets it: the wheel's contents and every docstring example."""
+
+import doctest
+import importlib
+import pkgutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import gymkit
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBPACKAGES = ["gymkit", "gymkit.envs", "gymkit.wrappers", "gymkit.agents"]
+
+
+def _modules():
+    names = ["gymkit"]
+    for sub in SUBPACKAGES[1:]:
+        pkg = importlib.import_module(sub)
+        names.append(sub)
+        names += [f"{sub}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__)]
+    return names
+
+
+@pytest.mark.slow
+def test_wheel_contains_every_subpackage(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("gymkit-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for sub in SUBPACKAGES:
+        assert f"{sub.replace('.', '/')}/__init__.py" in names, sub
+    # every module in the source folders made it into the wheel
+    for folder, sub in [("envs", "envs"), ("wrappers", "wrappers"), ("agents", "agents")]:
+        for source in (ROOT / folder).glob("*.py"):
+            assert f"gymkit/{sub}/{source.name}" in names, source
+    assert "gymkit/py.typed" in names
+
+
+@pytest.mark.parametrize("module_name", _modules())
+def test_docstring_examples_run(module_name):
+    module = importlib.import_module(module_name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} docstring example(s) failed in {module_name}"
+
+
+def test_version_is_exposed():
+    assert gymkit.__version__.count(".") == 2
