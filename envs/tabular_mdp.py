@@ -311,7 +311,7 @@ class TabularMDP(gym.Env[int, int]):
         return s2, reward, bool(self.terminal[s2]), False, info
 
     def render(self) -> str | np.ndarray | None:
-        """Text (``"ansi"``) or a picture of the states, the current one filled (``"rgb_array"``)."""
+        """Text (``"ansi"``) or a picture of the states with the current one filled."""
         if self.render_mode is None:
             gym.logger.warn("TabularMDP: render() called without a render_mode")
             return None
@@ -334,8 +334,16 @@ class TabularMDP(gym.Env[int, int]):
             filled = s == self.s
             cv2.circle(frame, center, cell // 3, (40, 90, 200), -1 if filled else 2, cv2.LINE_AA)
             color = (255, 255, 255) if filled else (40, 90, 200)
-            cv2.putText(frame, str(s), (center[0] - 8, center[1] + 8), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.7, color, 2, cv2.LINE_AA)
+            cv2.putText(
+                frame,
+                str(s),
+                (center[0] - 8, center[1] + 8),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.7,
+                color,
+                2,
+                cv2.LINE_AA,
+            )
         return frame
 
 

@@ -28,7 +28,17 @@ def _modules():
 @pytest.mark.slow
 def test_wheel_contains_every_subpackage(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
     )
@@ -52,3 +62,12 @@ def test_docstring_examples_run(module_name):
 
 def test_version_is_exposed():
     assert gymkit.__version__.count(".") == 2
+
+
+def test_readme_ten_line_example_runs_and_prints_what_it_says():
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Ten lines", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    out = subprocess.run(
+        [sys.executable, "-c", block], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.splitlines() == ["0 [ True  True  True]", "(4, 84, 84) 5"]

@@ -4,16 +4,19 @@ Observation: `GrayscaleObservation`, `ResizeObservation`, `FrameStackObservation
 Action: `RepeatAction` (frame skip, max-pool, ALE fast path), `DiscretizeAction`,
 `ClipAction`. Reward: `ClipReward`. Atari companions: `NoopReset`, `FireReset`,
 `TerminateOnLifeLoss`, `EpisodicLife`. Presets: `make_atari`, `wrap_atari`,
-`PROFILES`, `AtariProfile`.
+`PROFILES`, `AtariProfile`. Vector: `BatchedAsyncVectorEnv`, `make_atari_vector`.
+Video: `RecordVideo`, `observation_to_image`.
 """
 
 from gymkit.wrappers.atari import EpisodicLife, FireReset, NoopReset, TerminateOnLifeLoss
 from gymkit.wrappers.presets import PROFILES, AtariProfile, make_atari, wrap_atari
+from gymkit.wrappers.rendering import RecordVideo, observation_to_image
 from gymkit.wrappers.stateful_action import RepeatAction
 from gymkit.wrappers.stateful_observation import FrameStackObservation
 from gymkit.wrappers.transform_action import ClipAction, DiscretizeAction
 from gymkit.wrappers.transform_observation import GrayscaleObservation, ResizeObservation
 from gymkit.wrappers.transform_reward import ClipReward
+from gymkit.wrappers.vector import BatchedAsyncVectorEnv, make_atari_vector
 
 __all__ = [
     "GrayscaleObservation",
@@ -31,4 +34,8 @@ __all__ = [
     "PROFILES",
     "make_atari",
     "wrap_atari",
+    "BatchedAsyncVectorEnv",
+    "make_atari_vector",
+    "RecordVideo",
+    "observation_to_image",
 ]

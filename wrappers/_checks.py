@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 
 def positive_int(owner: str, name: str, value, minimum: int = 1) -> int:
-    """Return `value` as an int, or raise naming `owner` and `name` if it is not an int >= minimum."""
+    """Return `value` as an int; raise naming `owner` and `name` unless it is an int >= minimum."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{owner}: `{name}` must be an int, got {value!r} ({type(value).__name__})")
     if value < minimum:
@@ -55,8 +55,7 @@ def ale_env(owner: str, env: gym.Env):
     unwrapped = env.unwrapped
     if not hasattr(unwrapped, "ale") or not hasattr(unwrapped, "get_action_meanings"):
         raise ValueError(
-            f"{owner}: needs an ALE Atari env (ale_py's AtariEnv), got "
-            f"{type(unwrapped).__name__}"
+            f"{owner}: needs an ALE Atari env (ale_py's AtariEnv), got {type(unwrapped).__name__}"
         )
     return unwrapped
 

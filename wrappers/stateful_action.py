@@ -80,7 +80,9 @@ class RepeatAction(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.utils.Reco
         self.terminal_frame = terminal_frame
         space = env.observation_space
         if max_pool and not isinstance(space, gym.spaces.Box):
-            raise TypeError(f"RepeatAction: max_pool=True needs a Box observation space, got {space}")
+            raise TypeError(
+                f"RepeatAction: max_pool=True needs a Box observation space, got {space}"
+            )
         if self.max_pool or terminal_frame != "last":
             # [0] and [1] as in the references' two-slot buffers
             self._frames = np.zeros((2, *space.shape), dtype=space.dtype)

@@ -19,7 +19,9 @@ _PADDINGS = ("reset", "zero")
 _LAYOUTS = ("channels_first", "channels_last")
 
 
-class FrameStackObservation(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.utils.RecordConstructorArgs):
+class FrameStackObservation(
+    gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.utils.RecordConstructorArgs
+):
     """Stack the last ``stack_size`` observations of any Box env.
 
     Layouts:
@@ -32,12 +34,10 @@ class FrameStackObservation(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.u
     Padding on reset: ``"reset"`` repeats the first observation (Gymnasium's default),
     ``"zero"`` fills with zeros (SB3's ``VecFrameStack``).
 
-    What gymkit fixes: no ``deque`` + ``concatenate`` + ``deepcopy`` per step. Frames
-    live in a preallocated ring of ``2N`` slots, each frame written twice so the
-    current stack is always one contiguous slice; a step costs one frame write and
-    one copy of the stack (``copy=False`` returns a read-only view valid until the
-    next step, for loops that consume it at once; channels-last output is always
-    a fresh array).
+    What gymkit fixes: no ``deque`` + ``concatenate`` + ``deepcopy`` per step. Each step
+    writes one new array: the previous stack shifted by one frame plus the new frame.
+    Returned stacks are never written again, so a replay buffer may keep them as
+    they are.
 
     Example:
         >>> import gymnasium as gym, ale_py
@@ -56,7 +56,6 @@ class FrameStackObservation(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.u
         stack_size: number of observations to stack (>= 1).
         layout: ``"channels_first"`` or ``"channels_last"``.
         padding: ``"reset"`` or ``"zero"``.
-        copy: return a fresh array each step (default) or a read-only view.
     """
 
     def __init__(
@@ -65,10 +64,9 @@ class FrameStackObservation(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.u
         stack_size: int,
         layout: Literal["channels_first", "channels_last"] = "channels_first",
         padding: Literal["reset", "zero"] = "reset",
-        copy: bool = True,
     ):
         gym.utils.RecordConstructorArgs.__init__(
-            self, stack_size=stack_size, layout=layout, padding=padding, copy=copy
+            self, stack_size=stack_size, layout=layout, padding=padding
         )
         gym.Wrapper.__init__(self, env)
         n = positive_int("FrameStackObservation", "stack_size", stack_size)
@@ -82,61 +80,48 @@ class FrameStackObservation(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.u
                 "FrameStackObservation: layout='channels_last' needs (H, W) or (H, W, C) "
                 f"observations, got shape {space.shape}"
             )
-        self.stack_size, self.layout, self.padding, self.copy = n, layout, padding, bool(copy)
-        self._frame_shape = space.shape
+        self.stack_size, self.layout, self.padding = n, layout, padding
         if layout == "channels_first":
             low = np.broadcast_to(space.low, (n, *space.shape))
             high = np.broadcast_to(space.high, (n, *space.shape))
-            self._ring = np.zeros((2 * n, *space.shape), dtype=space.dtype)
+            self._channels = 0
         else:
             c = space.shape[2] if len(space.shape) == 3 else 1
             low = np.concatenate([np.reshape(space.low, (*space.shape[:2], c))] * n, axis=2)
             high = np.concatenate([np.reshape(space.high, (*space.shape[:2], c))] * n, axis=2)
-            # the ring keeps frames on the leading axis; the output is made channel-last
-            self._ring = np.zeros((2 * n, *space.shape[:2], c), dtype=space.dtype)
+            self._channels = c
         self.observation_space = spaces.Box(low, high, dtype=space.dtype)
-        self._pos = n - 1  # slot of the newest frame
+        self._stack = np.zeros(self.observation_space.shape, dtype=space.dtype)
 
-    def _as_frame(self, obs: np.ndarray) -> np.ndarray:
-        if self.layout == "channels_last" and obs.ndim == 2:
-            return obs[:, :, None]
-        return obs
-
-    def _push(self, obs: np.ndarray) -> None:
-        pos = self._pos + 1
-        if pos == self.stack_size:
-            pos = 0
-        ring = self._ring
-        obs = self._as_frame(obs)
-        ring[pos] = obs
-        ring[pos + self.stack_size] = obs
-        self._pos = pos
-
-    def _stack(self) -> np.ndarray:
-        start = self._pos + 1
-        view = self._ring[start : start + self.stack_size]
-        if self.layout == "channels_last":
-            # (N, H, W, C) -> (H, W, N*C), oldest frame first, as SB3's VecFrameStack
-            return np.concatenate(view, axis=2)
-        if self.copy:
-            return view.copy()
-        view = view.view()
-        view.flags.writeable = False
-        return view
+    def _push(self, obs: np.ndarray) -> np.ndarray:
+        """Return a new stack: the previous one shifted by a frame, then `obs`."""
+        prev = self._stack
+        new = np.empty_like(prev)
+        c = self._channels
+        if c == 0:
+            new[:-1] = prev[1:]
+            new[-1] = obs
+        else:
+            new[..., :-c] = prev[..., c:]
+            new[..., -c:] = obs.reshape(new.shape[:2] + (c,))
+        self._stack = new
+        return new
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset the env and fill the stack with the padding and the first observation."""
         obs, info = self.env.reset(seed=seed, options=options)
-        if self.padding == "zero":
-            self._ring[:] = 0
-        else:
-            self._ring[:] = self._as_frame(obs)
-        self._pos = self.stack_size - 1
-        self._push(obs)
-        return self._stack(), info
+        stack = np.zeros_like(self._stack)
+        if self.padding == "reset":
+            if self._channels == 0:
+                stack[:] = obs
+            else:
+                stack[:] = np.tile(
+                    obs.reshape(stack.shape[:2] + (self._channels,)), self.stack_size
+                )
+        self._stack = stack
+        return self._push(obs), info
 
     def step(self, action):
         """Step the env and push its observation on the stack."""
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self._push(obs)
-        return self._stack(), reward, terminated, truncated, info
+        return self._push(obs), reward, terminated, truncated, info

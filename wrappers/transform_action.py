@@ -47,9 +47,7 @@ class DiscretizeAction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
         gym.ActionWrapper.__init__(self, env)
         space = env.action_space
         if not isinstance(space, spaces.Box) or len(space.shape) != 1:
-            raise TypeError(
-                f"DiscretizeAction: needs a 1-D Box action space, got {space}"
-            )
+            raise TypeError(f"DiscretizeAction: needs a 1-D Box action space, got {space}")
         if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
             raise ValueError(f"DiscretizeAction: needs finite action bounds, got {space}")
         dims = space.shape[0]
@@ -59,7 +57,9 @@ class DiscretizeAction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
                 f"DiscretizeAction: `num_actions` needs one count per action dimension "
                 f"({dims}), got {num_actions!r}"
             )
-        counts = tuple(positive_int("DiscretizeAction", "num_actions", n, minimum=2) for n in counts)
+        counts = tuple(
+            positive_int("DiscretizeAction", "num_actions", n, minimum=2) for n in counts
+        )
         axes = [np.linspace(space.low[i], space.high[i], n) for i, n in enumerate(counts)]
         mesh = np.meshgrid(*axes, indexing="ij")
         self.num_actions = counts
@@ -69,7 +69,5 @@ class DiscretizeAction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     def action(self, action) -> np.ndarray:
         """Return the continuous action of grid point `action`."""
         if not self.action_space.contains(action):
-            raise ValueError(
-                f"DiscretizeAction: action {action!r} is outside {self.action_space}"
-            )
+            raise ValueError(f"DiscretizeAction: action {action!r} is outside {self.action_space}")
         return self.grid[int(action)].copy()

@@ -60,7 +60,10 @@ def test_module_prefixed_id_works_without_prior_import():
 
 
 def test_importing_gymkit_does_not_import_torch():
-    code = "import sys, gymkit, gymkit.envs, gymkit.wrappers, gymkit.agents; print('torch' in sys.modules)"
+    code = (
+        "import sys, gymkit, gymkit.envs, gymkit.wrappers, gymkit.agents\n"
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -36,7 +36,9 @@ def test_maskable_ppo_trains_and_never_picks_a_masked_action():
             return True
 
     venv = make_vec_env("ToyMDP-v0", n_envs=2, seed=0)
-    model = sb3_contrib.MaskablePPO("MlpPolicy", venv, n_steps=256, batch_size=64, seed=0, device="cpu")
+    model = sb3_contrib.MaskablePPO(
+        "MlpPolicy", venv, n_steps=256, batch_size=64, seed=0, device="cpu"
+    )
     counter = CountInvalid()
     model.learn(3_000, callback=counter)
     assert counter.steps >= 3_000

@@ -23,7 +23,7 @@ def test_without_shaping_it_is_cartpole_v1_step_for_step(seed):
     ours = _rollout(gym.make("ShapedCartPole-v1", shaping=None), seed)
     ref = _rollout(gym.make("CartPole-v1"), seed)
     assert len(ours) == len(ref)
-    for a, b in zip(ours, ref):
+    for a, b in zip(ours, ref, strict=True):
         assert np.array_equal(a[0], b[0])
         assert a[1:4] == b[1:4]
         if a[4] is not None:

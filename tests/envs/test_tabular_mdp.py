@@ -19,7 +19,10 @@ def q_value_iteration(P, n_states, n_actions, gamma, sweeps=2000):
         v = q.max(axis=1)
         q = np.array(
             [
-                [sum(p * (r + gamma * v[s2] * (not done)) for p, s2, r, done in P[s][a]) for a in range(n_actions)]
+                [
+                    sum(p * (r + gamma * v[s2] * (not done)) for p, s2, r, done in P[s][a])
+                    for a in range(n_actions)
+                ]
                 for s in range(n_states)
             ]
         )
@@ -168,17 +171,70 @@ def test_render_ansi_shows_the_state():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(transition_probs=[[[0.5, 0.4]], [[0.0, 1.0]]], rewards=np.zeros((2, 1, 2))), "must sum to 1"),
-        (dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]], rewards=np.zeros((2, 2, 2))), "`rewards` must have shape"),
-        (dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0, 0.0]]], rewards=np.zeros((2, 1, 2))), "must have 2 next-state"),
-        (dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0], None]], rewards=np.zeros((2, 1, 2))), "has 2 actions"),
-        (dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]], rewards=np.zeros((2, 1, 2)), allowed_actions=[[0], [1]]), r"allowed_actions\[1\]` holds 1"),
-        (dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]], rewards=np.zeros((2, 1, 2)), allowed_actions=[[0]]), "one list per state"),
-        (dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]], rewards=np.zeros((2, 1, 2)), start_state=5), "`start_state` must be in"),
-        (dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]], rewards=np.zeros((2, 1, 2)), invalid_action="ignore"), "`invalid_action` must be one of"),
-        (dict(transition_probs=[[[-1.0, 2.0]], [[0.0, 1.0]]], rewards=np.zeros((2, 1, 2))), "non-negative"),
-        (dict(transition_probs=[[[1.0, 0.0]], [None]], rewards=np.zeros((2, 1, 2))), "state 1 allows no action"),
-        (dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]], rewards=np.zeros((2, 1, 2)), terminal_states=[2]), "`terminal_states` holds 2"),
+        (
+            dict(transition_probs=[[[0.5, 0.4]], [[0.0, 1.0]]], rewards=np.zeros((2, 1, 2))),
+            "must sum to 1",
+        ),
+        (
+            dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]], rewards=np.zeros((2, 2, 2))),
+            "`rewards` must have shape",
+        ),
+        (
+            dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0, 0.0]]], rewards=np.zeros((2, 1, 2))),
+            "must have 2 next-state",
+        ),
+        (
+            dict(transition_probs=[[[1.0, 0.0]], [[0.0, 1.0], None]], rewards=np.zeros((2, 1, 2))),
+            "has 2 actions",
+        ),
+        (
+            dict(
+                transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]],
+                rewards=np.zeros((2, 1, 2)),
+                allowed_actions=[[0], [1]],
+            ),
+            r"allowed_actions\[1\]` holds 1",
+        ),
+        (
+            dict(
+                transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]],
+                rewards=np.zeros((2, 1, 2)),
+                allowed_actions=[[0]],
+            ),
+            "one list per state",
+        ),
+        (
+            dict(
+                transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]],
+                rewards=np.zeros((2, 1, 2)),
+                start_state=5,
+            ),
+            "`start_state` must be in",
+        ),
+        (
+            dict(
+                transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]],
+                rewards=np.zeros((2, 1, 2)),
+                invalid_action="ignore",
+            ),
+            "`invalid_action` must be one of",
+        ),
+        (
+            dict(transition_probs=[[[-1.0, 2.0]], [[0.0, 1.0]]], rewards=np.zeros((2, 1, 2))),
+            "non-negative",
+        ),
+        (
+            dict(transition_probs=[[[1.0, 0.0]], [None]], rewards=np.zeros((2, 1, 2))),
+            "state 1 allows no action",
+        ),
+        (
+            dict(
+                transition_probs=[[[1.0, 0.0]], [[0.0, 1.0]]],
+                rewards=np.zeros((2, 1, 2)),
+                terminal_states=[2],
+            ),
+            "`terminal_states` holds 2",
+        ),
     ],
 )
 def test_bad_tables_raise_a_clear_value_error(kwargs, message):
@@ -199,7 +255,9 @@ def test_terminal_states_terminate_and_p_says_so():
 
 def test_start_distribution_is_sampled_from_the_env_rng():
     env = TabularMDP(
-        transition_probs=np.full((3, 1, 3), 1 / 3), rewards=np.zeros((3, 1, 3)), start_state=[0.5, 0.5, 0.0]
+        transition_probs=np.full((3, 1, 3), 1 / 3),
+        rewards=np.zeros((3, 1, 3)),
+        start_state=[0.5, 0.5, 0.0],
     )
     starts = {env.reset(seed=s)[0] for s in range(50)}
     assert starts == {0, 1}

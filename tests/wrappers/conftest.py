@@ -15,7 +15,9 @@ class FakeImageEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
 
-    def __init__(self, shape=(12, 10, 3), episode_length=9, life_every=4, n_actions=4, render_mode=None):
+    def __init__(
+        self, shape=(12, 10, 3), episode_length=9, life_every=4, n_actions=4, render_mode=None
+    ):
         self.observation_space = spaces.Box(0, 255, shape, np.uint8)
         self.action_space = spaces.Discrete(n_actions)
         self.episode_length = episode_length

@@ -29,7 +29,9 @@ def gymnasium_reference(game):
     from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
     env = gym.make(f"ALE/{game}-v5", frameskip=1)
-    env = AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, terminal_on_life_loss=False)
+    env = AtariPreprocessing(
+        env, noop_max=30, frame_skip=4, screen_size=84, terminal_on_life_loss=False
+    )
     return FrameStackObservation(env, 4)
 
 
@@ -48,13 +50,17 @@ def test_gymnasium_profile_is_bit_exact(game, seed):
     for step in range(STEPS[game]):
         a = int(rng.integers(ours.action_space.n))
         r_ref, r = ref.step(a), ours.step(a)
-        assert np.array_equal(r[0], r_ref[0]), f"Gymnasium parity: observation differs at step {step}"
+        assert np.array_equal(r[0], r_ref[0]), (
+            f"Gymnasium parity: observation differs at step {step}"
+        )
         assert r[1:] == r_ref[1:], f"Gymnasium parity: reward/flags/info differ at step {step}"
         if r[2] or r[3]:
             ends += 1
             o_ref, i_ref = ref.reset()
             o, i = ours.reset()
-            assert np.array_equal(o, o_ref) and i == i_ref, f"Gymnasium parity: reset after step {step}"
+            assert np.array_equal(o, o_ref) and i == i_ref, (
+                f"Gymnasium parity: reset after step {step}"
+            )
     assert ends >= 2
 
 
@@ -70,7 +76,9 @@ def test_sb3_profile_is_bit_exact(game, seed):
     ours = make_atari(game, "sb3")
     assert _repeat_action(ours).path == "ale-fast"
     assert ours.observation_space == ref.observation_space
-    assert np.array_equal(ours.reset(seed=seed)[0], ref.reset()[0]), "SB3 parity: first reset differs"
+    assert np.array_equal(ours.reset(seed=seed)[0], ref.reset()[0]), (
+        "SB3 parity: first reset differs"
+    )
     rng = np.random.default_rng(seed)
     ends = 0
     for step in range(STEPS[game]):
@@ -80,7 +88,9 @@ def test_sb3_profile_is_bit_exact(game, seed):
         assert r == r_ref[0] and (terminated or truncated) == done[0], f"SB3 parity: step {step}"
         if done[0]:
             ends += 1
-            assert np.array_equal(o, infos[0]["terminal_observation"]), f"SB3 parity: terminal obs {step}"
+            assert np.array_equal(o, infos[0]["terminal_observation"]), (
+                f"SB3 parity: terminal obs {step}"
+            )
             assert infos[0]["TimeLimit.truncated"] == (truncated and not terminated)
             o, _ = ours.reset()
         lives = ours.unwrapped.ale.lives()

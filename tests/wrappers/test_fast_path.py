@@ -40,7 +40,7 @@ def test_fast_path_equals_generic_path(profile, overrides, game, seed):
     layer._fast, layer.path = None, "generic: forced by the test"
     a, b = _run(fast, seed, 600), _run(generic, seed, 600)
     assert len(a) == len(b)
-    for i, (x, y) in enumerate(zip(a, b)):
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
         assert np.array_equal(x[0], y[0]), f"{game}/{profile}: observation {i} differs"
         assert x[1:] == y[1:], f"{game}/{profile}: reward/flags/info {i} differ"
 
@@ -51,7 +51,7 @@ def test_fast_path_survives_pickling():
     env = make_atari("Pong")
     clone = pickle.loads(pickle.dumps(env))
     a, b = _run(env, 0, 50), _run(clone, 0, 50)
-    assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, b))
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, b, strict=True))
     assert copy.deepcopy(env).observation_space == env.observation_space
 
 

@@ -41,7 +41,10 @@ def test_picklable_with_either_source():
     import ale_py
 
     gym.register_envs(ale_py)
-    for env in (GrayscaleObservation(FakeImageEnv()), GrayscaleObservation(gym.make("ALE/Pong-v5"), source="ale")):
+    for env in (
+        GrayscaleObservation(FakeImageEnv()),
+        GrayscaleObservation(gym.make("ALE/Pong-v5"), source="ale"),
+    ):
         clone = pickle.loads(pickle.dumps(env))
         assert clone.observation_space == env.observation_space
 

@@ -46,10 +46,19 @@ def test_fire_reset_matches_sb3():
     "make, message",
     [
         (lambda: NoopReset(gym.make("ALE/Pong-v5"), 0), "NoopReset: `noop_max` must be >= 1"),
-        (lambda: NoopReset(gym.make("ALE/Pong-v5"), 30, noop_action=1), "NoopReset: action 1 means 'FIRE', expected 'NOOP'"),
-        (lambda: NoopReset(FakeImageEnv(), 30, noop_action=9), "NoopReset: `noop_action` 9 is not in"),
+        (
+            lambda: NoopReset(gym.make("ALE/Pong-v5"), 30, noop_action=1),
+            "NoopReset: action 1 means 'FIRE', expected 'NOOP'",
+        ),
+        (
+            lambda: NoopReset(FakeImageEnv(), 30, noop_action=9),
+            "NoopReset: `noop_action` 9 is not in",
+        ),
         (lambda: FireReset(FakeImageEnv()), "FireReset: needs an env whose action 1 means 'FIRE'"),
-        (lambda: FireReset(gym.make("ALE/Skiing-v5")), "FireReset: needs an env whose action 1 means 'FIRE'"),
+        (
+            lambda: FireReset(gym.make("ALE/Skiing-v5")),
+            "FireReset: needs an env whose action 1 means 'FIRE'",
+        ),
     ],
 )
 def test_bad_input_raises(make, message):

@@ -90,7 +90,10 @@ def test_ale_fast_path_is_chosen_and_explained():
 
     gym.register_envs(ale_py)
     assert RepeatAction(gym.make("ALE/Pong-v5", frameskip=1), 4).path == "ale-fast"
-    assert RepeatAction(GrayscaleObservation(gym.make("ALE/Pong-v5", frameskip=1)), 4).path == "ale-fast"
+    assert (
+        RepeatAction(GrayscaleObservation(gym.make("ALE/Pong-v5", frameskip=1)), 4).path
+        == "ale-fast"
+    )
     slow = RepeatAction(gym.wrappers.TimeLimit(gym.make("ALE/Pong-v5", frameskip=1), 100), 4)
     assert slow.path == "generic: TimeLimit below RepeatAction changes step()"
 
@@ -112,7 +115,9 @@ def test_double_frame_skip_is_refused():
     import ale_py
 
     gym.register_envs(ale_py)
-    with pytest.raises(ValueError, match=r"RepeatAction: the base env skips frames itself \(frameskip=4\)"):
+    with pytest.raises(
+        ValueError, match=r"RepeatAction: the base env skips frames itself \(frameskip=4\)"
+    ):
         RepeatAction(gym.make("ALE/Breakout-v5"), 4)
     with pytest.raises(ValueError, match="RepeatAction: the env already has a RepeatAction below"):
         RepeatAction(RepeatAction(FakeImageEnv(), 2), 2)

@@ -23,7 +23,12 @@ def test_any_image_any_size_matches_cv2(h, w, c, out, interpolation):
     assert env.observation_space.shape == out + shape[2:]
     obs, _ = env.reset(seed=0)
     assert obs in env.observation_space
-    flag = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST, "cubic": cv2.INTER_CUBIC}
+    flag = {
+        "area": cv2.INTER_AREA,
+        "linear": cv2.INTER_LINEAR,
+        "nearest": cv2.INTER_NEAREST,
+        "cubic": cv2.INTER_CUBIC,
+    }
     frame = env.unwrapped.frame
     expected = cv2.resize(frame, out[::-1], interpolation=flag[interpolation]).reshape(obs.shape)
     assert np.array_equal(obs, expected)

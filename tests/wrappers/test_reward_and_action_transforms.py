@@ -46,8 +46,16 @@ def _box_env():
     "make, error, message",
     [
         (lambda: DiscretizeAction(FakeImageEnv(), 3), TypeError, "needs a 1-D Box action space"),
-        (lambda: DiscretizeAction(gym.make("Pendulum-v1"), 1), ValueError, "`num_actions` must be >= 2"),
-        (lambda: DiscretizeAction(gym.make("Pendulum-v1"), (3, 3)), ValueError, "one count per action dimension"),
+        (
+            lambda: DiscretizeAction(gym.make("Pendulum-v1"), 1),
+            ValueError,
+            "`num_actions` must be >= 2",
+        ),
+        (
+            lambda: DiscretizeAction(gym.make("Pendulum-v1"), (3, 3)),
+            ValueError,
+            "one count per action dimension",
+        ),
     ],
 )
 def test_discretize_bad_input(make, error, message):
