@@ -175,7 +175,8 @@ class EpisodicLife(gym.Wrapper, gym.utils.RecordConstructorArgs):
     life is lost (``0 < lives < previous``); the next ``reset()`` does *not* reset the
     game, it takes one no-op step and continues. Only after a real game over does
     ``reset()`` reset. ``info["life_lost"]`` and ``info["game_over"]`` say which end
-    this was; the reset info says ``info["reset"] == "life"`` or ``"game"``. Use
+    this was; the reset info says ``info["reset"] == "life"`` or ``"game"``. A reset
+    with a ``seed`` always starts a new game (SB3 would ignore the seed). Use
     `TerminateOnLifeLoss` when ``reset()`` must really reset (e.g. for evaluation).
 
     Example:
@@ -210,7 +211,7 @@ class EpisodicLife(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset the game after a game over; after a lost life, take a no-op and go on."""
         kind = "game"
-        if self.game_over:
+        if self.game_over or seed is not None:  # a seed asks for that seed's game
             obs, info = self.env.reset(seed=seed, options=options)
         else:
             obs, _, terminated, truncated, info = self.env.step(0)

@@ -62,3 +62,13 @@ def test_missing_lives_is_a_clear_error(cls):
     with pytest.raises(KeyError, match=f"{cls.__name__}: the env's info has no 'lives' key"):
         env.reset(seed=0)
         env.step(0)
+
+
+def test_episodic_life_reset_with_a_seed_starts_a_new_game():
+    env = EpisodicLife(FakeImageEnv(episode_length=10, life_every=4))
+    env.reset(seed=0)
+    for _ in range(4):
+        terminated = env.step(0)[2]
+    assert terminated
+    _, info = env.reset(seed=1)
+    assert info["reset"] == "game" and info["t"] == 0

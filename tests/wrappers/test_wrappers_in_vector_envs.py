@@ -133,3 +133,18 @@ def test_atari_vector_env_gives_the_single_env_observations():
                 assert reward[i] == r and terminated[i] == te
             assert np.array_equal(obs[i], o), f"make_atari_vector: env {i} step {t}"
     venv.close()
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_check_env_passes_and_spaces_match(name):
+    from gymnasium.utils.env_checker import check_env
+
+    env = STACKS[name]()
+    check_env(env, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    assert obs in env.observation_space
+    for _ in range(12):
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        assert obs in env.observation_space, f"{name}: observation outside its space"
+        if terminated or truncated:
+            env.reset()
