@@ -127,7 +127,8 @@ def wrap_atari(env: gym.Env, profile: str | AtariProfile = "gymnasium", **overri
     """
     p = _profile(profile, overrides)
     ale_env("wrap_atari", env)
-    if p.gray == "before_pool":
+    already_gray = len(env.observation_space.shape) == 2  # made with obs_type="grayscale"
+    if p.gray == "before_pool" and not already_gray:
         env = GrayscaleObservation(env, source="ale")
     if p.noop_max > 0:
         env = NoopReset(env, noop_max=p.noop_max)
@@ -139,7 +140,7 @@ def wrap_atari(env: gym.Env, profile: str | AtariProfile = "gymnasium", **overri
         env = EpisodicLife(env)
     if p.fire_reset and "FIRE" in (action_meanings(env) or ()):
         env = FireReset(env)
-    if p.gray == "after_pool":
+    if p.gray == "after_pool" and not already_gray:
         env = GrayscaleObservation(env, keep_dim=p.stack_layout == "channels_last")
     env = ResizeObservation(env, p.screen_size)
     if p.clip_reward:
