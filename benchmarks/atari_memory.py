@@ -48,9 +48,8 @@ def main() -> None:
     steps = args.frames // 4
     report_every = max(1, steps // 10)
     start, base = time.perf_counter(), rss_mib()
-    print(
-        f"\n| emulator frames | RSS (MiB) | change (MiB) |\n|---|---|---|\n| 0 | {base:.1f} | 0.0 |"
-    )
+    print("\n| emulator frames | RSS (MiB) | change (MiB) |\n|---|---|---|")
+    print(f"| 0 | {base:.1f} | 0.0 |")
     for i in range(1, steps + 1):
         _, _, terminated, truncated, _ = env.step(actions[i % 4096])
         if terminated or truncated:
