@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
 __all__ = ["ShapedCartPoleEnv"]
@@ -91,7 +92,7 @@ class ShapedCartPoleEnv(CartPoleEnv):
         """Step CartPole and shape its reward; ``info["unshaped_reward"]`` keeps the original."""
         theta_before = float(self.state[2]) if self.state is not None else 0.0
         obs, reward, terminated, truncated, info = super().step(action)
-        info["unshaped_reward"] = reward
+        info["unshaped_reward"] = np.float64(reward)  # numpy scalars: TorchRL reads info by dtype
         theta = float(obs[2])  # the angle the agent observes, as the book shapes it
         if self.shaping == "angle":
             reward = reward - min(abs(theta), self.max_subtraction)

@@ -307,7 +307,7 @@ class TabularMDP(gym.Env[int, int]):
             s2 = min(s2, self.n_states - 1)  # guards against cumsum rounding below 1
             reward = float(self.rewards[s, a, s2])
         self.s, self.last_action = s2, a
-        info = {"action_mask": self.action_masks(), "invalid_action": invalid}
+        info = {"action_mask": self.action_masks(), "invalid_action": np.bool_(invalid)}
         return s2, reward, bool(self.terminal[s2]), False, info
 
     def render(self) -> str | np.ndarray | None:
