@@ -152,13 +152,18 @@ class RepeatAction(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.utils.Reco
         if mode == "last":
             if self.max_pool and t == k - 1:
                 obs = np.maximum(frames[1], obs)
-        elif mode == "gymnasium":
-            if self.max_pool:
-                np.maximum(frames[0], frames[1], out=frames[0])
-            obs = frames[0].copy()
-        elif self.max_pool:
-            obs = np.maximum(frames[0], frames[1])
+        elif self.max_pool or mode == "gymnasium":
+            obs = self._from_buffers()
         return obs, total, terminated, truncated, info
+
+    def _from_buffers(self) -> np.ndarray:
+        """The observation the "gymnasium" and "sb3" rules make from the two-slot buffers."""
+        frames = self._frames
+        if self.terminal_frame == "gymnasium":
+            if self.max_pool:
+                np.maximum(frames[0], frames[1], out=frames[0])  # in place, as Gymnasium does
+            return frames[0].copy()
+        return np.maximum(frames[0], frames[1])
 
     def _step_fast(self, action):
         fast, k, mode = self._fast, self.repeat, self.terminal_frame
@@ -184,19 +189,12 @@ class RepeatAction(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.utils.Reco
                     fetch(frames[0])
             elif mode == "last" and self.max_pool and t == k - 2:
                 fetch(frames[1])
-        if mode == "last":
+        if mode != "last" and (self.max_pool or mode == "gymnasium"):
+            obs = self._from_buffers()
+        else:  # the true last frame, pooled when the repeat ran to its end
             obs = np.empty(fast.frame_shape, np.uint8)
             fetch(obs)
             if self.max_pool and t == k - 1:
                 np.maximum(frames[1], obs, out=obs)
-        elif mode == "gymnasium":
-            if self.max_pool:
-                np.maximum(frames[0], frames[1], out=frames[0])
-            obs = frames[0].copy()
-        elif self.max_pool:
-            obs = np.maximum(frames[0], frames[1])
-        else:
-            obs = np.empty(fast.frame_shape, np.uint8)
-            fetch(obs)
         obs = obs.reshape(self.observation_space.shape)
         return obs, total, terminated, truncated, fast.info()
