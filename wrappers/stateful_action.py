@@ -92,6 +92,9 @@ class RepeatAction(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.utils.Reco
         ):
             self._fast, self.path = None, "generic: observation shape differs from the screen"
         self._ready = False  # the fast path runs only after a reset through this wrapper
+        fps = env.metadata.get("render_fps")
+        if fps:  # one agent step shows `repeat` frames: videos play in real time
+            self.metadata = {**env.metadata, "render_fps": fps / self.repeat}
 
     @staticmethod
     def _check_no_double_skip(env: gym.Env) -> None:

@@ -128,3 +128,11 @@ def test_max_pool_needs_a_box_space():
 
     with pytest.raises(TypeError, match="RepeatAction: max_pool=True needs a Box"):
         RepeatAction(gym.make("ToyMDP-v0"), 2, max_pool=True)
+
+
+def test_render_fps_is_per_agent_step():
+    import ale_py
+
+    gym.register_envs(ale_py)
+    env = gym.make("ALE/Pong-v5", frameskip=1)
+    assert RepeatAction(env, 4).metadata["render_fps"] == env.metadata["render_fps"] / 4
