@@ -51,6 +51,7 @@ def test_wheel_contains_every_subpackage(tmp_path):
         for source in (ROOT / folder).glob("*.py"):
             assert f"gymkit/{sub}/{source.name}" in names, source
     assert "gymkit/py.typed" in names
+    assert "gymkit/rllib.py" in names
 
 
 @pytest.mark.parametrize("module_name", _modules())

@@ -197,7 +197,8 @@ class BatchedAsyncVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs):
         """Close the worker processes."""
-        self.host.close(**kwargs)
+        if hasattr(self, "host"):  # absent when __init__ failed before starting them
+            self.host.close(**kwargs)
 
 
 class _GroupFactory:
