@@ -48,7 +48,7 @@ class ShapedCartPoleEnv(CartPoleEnv):
         ((4,), Discrete(2))
         >>> obs, info = env.reset(seed=0)
         >>> obs, reward, terminated, truncated, info = env.step(0)
-        >>> round(reward, 4), info["unshaped_reward"]
+        >>> round(reward, 4), float(info["unshaped_reward"])
         (0.9531, 1.0)
     """
 

@@ -5,27 +5,24 @@
   observation, or both side by side (the agent's view).
 * ``observation_to_image`` - draws an image observation or a frame stack as one
   picture: tiles, or the book's colour overlay.
+
+The encoders are in `gymkit.wrappers.video_writers`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
-import io
 import itertools
 import json
 import math
 import os
-import shutil
-import struct
-import subprocess
 import tempfile
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Sequence
-from fractions import Fraction
-from functools import lru_cache
+from collections.abc import Callable, Iterator, Sequence
 from numbers import Integral, Real
 from typing import Any, Generic, Literal, SupportsFloat
 
@@ -35,10 +32,18 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.core import ActType, ObsType
 from gymnasium.error import DependencyNotInstalled
-from PIL import Image
+
+from gymkit.wrappers._checks import one_of, positive_int
+from gymkit.wrappers.video_writers import (
+    FFmpegMp4Writer,
+    GifWriter,
+    OpenCVMp4Writer,
+    find_h264_ffmpeg,
+)
 
 __all__ = ["RecordVideo", "observation_to_image"]
 
+_WHO = "RecordVideo"
 _FORMATS = ("mp4", "gif")
 _FRAME_SOURCES = ("render", "observation", "agent_view")
 _LAYOUTS = ("auto", "image", "stack_first", "stack_last")
@@ -51,9 +56,6 @@ _TILE_GAP = 2  # pixels between frame-stack tiles
 _PANEL_GAP = 4  # pixels between the rendered frame and the observation panel
 _GAP_VALUE = 128  # mid-gray: visible against both black (Atari) and white (CartPole)
 _TEXT_BAR_HEIGHT = 20
-_GIF_MIN_DELAY_CS = 2  # browsers play a 0 or 1 centisecond GIF delay as 10 cs
-_MP4_CRF = 20
-_MP4_PRESET = "veryfast"  # the encoder shares the CPU with the env being recorded
 
 
 # --------------------------------------------------------------------------- pictures
@@ -99,43 +101,44 @@ def observation_to_image(
     Returns:
         A ``uint8`` array of shape ``(H, W)`` (gray) or ``(H, W, 3)`` (RGB).
     """
+    who = "observation_to_image"
     obs = np.asarray(observation)
     if obs.dtype != np.uint8:
-        raise TypeError(f"observation_to_image: `observation` must be uint8, got {obs.dtype}")
-    kind = _resolve_layout(obs.shape, layout, "observation_to_image", "observation")
-    _check_style(style, kind, obs.shape, "observation_to_image")
+        raise TypeError(f"{who}: `observation` must be uint8, got {obs.dtype}")
+    one_of(who, "observation_layout", layout, _LAYOUTS)
+    one_of(who, "observation_style", style, _STYLES)
+    kind = _resolve_layout(obs.shape, layout, who, "observation")
+    _check_overlay(style, kind, obs.shape, who)
     return _draw_observation(obs, kind, style)
 
 
 def _resolve_layout(shape: tuple[int, ...], layout: str, who: str, what: str) -> str:
-    if layout not in _LAYOUTS:
-        raise ValueError(f"{who}: `observation_layout` must be one of {_LAYOUTS}, got {layout!r}")
+    """Return how to read an array of ``shape``: "image", "stack_first" or "stack_last"."""
     ndim = len(shape)
+    is_image = ndim == 2 or (ndim == 3 and shape[-1] in (1, 3))
+    kind = layout
     if layout == "auto":
-        if ndim == 2 or (ndim == 3 and shape[-1] in (1, 3)):
-            layout = "image"
+        if is_image:
+            kind = "image"
         elif ndim == 3:
-            layout = "stack_first" if shape[0] <= shape[-1] else "stack_last"
-        elif ndim == 4:
-            layout = "stack_first"
-    image_ok = ndim == 2 or (ndim == 3 and shape[-1] in (1, 3))
+            kind = "stack_first" if shape[0] <= shape[-1] else "stack_last"
+        else:
+            kind = "stack_first"  # (N, H, W, C); any other rank fails the check below
     fits = {
-        "image": image_ok,
+        "image": is_image,
         "stack_first": ndim == 3 or (ndim == 4 and shape[-1] in (1, 3)),
         "stack_last": ndim == 3,
-    }.get(layout, False)
+    }[kind]
     if not fits or 0 in shape:
         raise ValueError(
             f"{who}: {what} of shape {shape} is not an image (H, W), (H, W, 1), (H, W, 3) or "
             f"a frame stack (N, H, W), (H, W, N), (N, H, W, C) for "
             f"observation_layout={layout!r}"
         )
-    return layout
+    return kind
 
 
-def _check_style(style: str, kind: str, shape: tuple[int, ...], who: str) -> None:
-    if style not in _STYLES:
-        raise ValueError(f"{who}: `observation_style` must be one of {_STYLES}, got {style!r}")
+def _check_overlay(style: str, kind: str, shape: tuple[int, ...], who: str) -> None:
     if style == "overlay" and kind != "image" and len(shape) == 4 and shape[-1] == 3:
         raise ValueError(
             f"{who}: observation_style='overlay' needs a stack of gray frames, got a stack of "
@@ -149,9 +152,7 @@ def _draw_observation(obs: np.ndarray, kind: str, style: str) -> np.ndarray:
     frames = obs if kind == "stack_first" else np.moveaxis(obs, -1, 0)
     if frames.ndim == 4 and frames.shape[-1] == 1:
         frames = frames[..., 0]
-    if style == "overlay":
-        return _book_overlay(frames)
-    return _tiles(frames)
+    return _book_overlay(frames) if style == "overlay" else _tiles(frames)
 
 
 def _tiles(frames: np.ndarray) -> np.ndarray:
@@ -182,544 +183,6 @@ def _book_overlay(frames: np.ndarray) -> np.ndarray:
     img[..., 0] += delta
     img[..., 2] += delta
     return np.clip(img * (255.0 / 150.0), 0, 255).astype(np.uint8)
-
-
-def _as_rgb(picture: np.ndarray) -> np.ndarray:
-    return np.repeat(picture[..., None], 3, axis=2) if picture.ndim == 2 else picture
-
-
-def _agent_view(frame: np.ndarray, panel: np.ndarray) -> np.ndarray:
-    """The rendered frame, a gap, then the observation panel scaled up by a whole factor."""
-    frame, panel = _as_rgb(frame), _as_rgb(panel)
-    scale = max(1, frame.shape[0] // panel.shape[0])
-    if scale > 1:
-        panel = np.repeat(np.repeat(panel, scale, axis=0), scale, axis=1)
-    (fh, fw), (ph, pw) = frame.shape[:2], panel.shape[:2]
-    out = np.zeros((max(fh, ph), fw + _PANEL_GAP + pw, 3), dtype=np.uint8)
-    out[:, fw : fw + _PANEL_GAP] = _GAP_VALUE
-    out[:fh, :fw] = frame
-    out[:ph, fw + _PANEL_GAP :] = panel
-    return out
-
-
-def _with_text_bar(picture: np.ndarray, text: str) -> np.ndarray:
-    bar = np.zeros((_TEXT_BAR_HEIGHT, *picture.shape[1:]), dtype=np.uint8)
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
-    width = cv2.getTextSize(text, font, scale, 1)[0][0]
-    if width > picture.shape[1] - 4:
-        scale = max(0.25, scale * (picture.shape[1] - 4) / width)
-    color = 255 if picture.ndim == 2 else (255, 255, 255)
-    cv2.putText(bar, text, (2, 14), font, scale, color, 1, cv2.LINE_AA)
-    return np.concatenate([picture, bar], axis=0)
-
-
-def _format_action(action: Any) -> str:
-    if action is None:
-        return "-"
-    if isinstance(action, np.ndarray):
-        text = np.array2string(action, precision=2, separator=",", threshold=8)
-    elif isinstance(action, (float, np.floating)):
-        text = f"{action:.2f}"
-    else:
-        text = str(action)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _video_frame(frame: Any, who: str) -> np.ndarray:
-    """Check a frame and bring it to 2-D gray or (H, W, 3) RGB uint8."""
-    if not isinstance(frame, np.ndarray):
-        raise TypeError(
-            f"{who}: expected env.render() to return a numpy array (render_mode='rgb_array'), "
-            f"got {type(frame).__name__}"
-        )
-    if frame.dtype != np.uint8:
-        raise TypeError(f"{who}: expected uint8 frames, got dtype {frame.dtype}")
-    if frame.ndim == 3 and frame.shape[2] in (1, 4):
-        frame = frame[..., 0] if frame.shape[2] == 1 else frame[..., :3]
-    if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 3)) or 0 in frame.shape:
-        raise ValueError(
-            f"{who}: expected a frame of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
-            f"got {frame.shape}"
-        )
-    return frame
-
-
-def _pad_to_even(frame: np.ndarray) -> np.ndarray:
-    """yuv420p stores colour per 2x2 block, so H.264 needs even sides: repeat the edge."""
-    h, w = frame.shape[:2]
-    if h % 2 == 0 and w % 2 == 0:
-        return np.ascontiguousarray(frame)
-    pad = ((0, h % 2), (0, w % 2)) + ((0, 0),) * (frame.ndim - 2)
-    return np.pad(frame, pad, mode="edge")
-
-
-# --------------------------------------------------------------------------- encoders
-
-
-def _find_h264_ffmpeg() -> tuple[str | None, str]:
-    """The bundled ffmpeg if it can encode H.264, else None and the reason."""
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        return None, "imageio-ffmpeg is not installed"
-    try:
-        exe = imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError as e:
-        return None, f"imageio-ffmpeg found no ffmpeg binary ({e})"
-    if not _has_libx264(exe):
-        return None, f"the ffmpeg at {exe} has no libx264 encoder"
-    return exe, ""
-
-
-@lru_cache(maxsize=8)
-def _has_libx264(exe: str) -> bool:
-    try:
-        out = subprocess.run(
-            [exe, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=30
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return "libx264" in out.stdout
-
-
-_warned: set[str] = set()  # one-time warnings, per process
-
-
-def _warn_once(key: str, message: str) -> None:
-    if key not in _warned:
-        _warned.add(key)
-        warnings.warn(message, UserWarning, stacklevel=3)
-
-
-class _FFmpegMp4Writer:
-    """H.264 (yuv420p) MP4 through a pipe of raw frames to ffmpeg."""
-
-    def __init__(self, exe: str, path: str, width: int, height: int, gray: bool, fps: float):
-        self.path, self.tmp_path = path, path + ".part"
-        self.width, self.height = width + width % 2, height + height % 2
-        self.frames_written = 0
-        fps_text = str(Fraction(fps).limit_denominator(1001))
-        cmd = [
-            exe, "-hide_banner", "-nostats", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", "gray" if gray else "rgb24",
-            "-video_size", f"{self.width}x{self.height}", "-framerate", fps_text,
-            "-i", "pipe:0", "-an",
-            "-c:v", "libx264", "-preset", _MP4_PRESET, "-crf", str(_MP4_CRF),
-            "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", self.tmp_path,
-        ]  # fmt: skip
-        self._log = tempfile.TemporaryFile()
-        # A session of its own: Ctrl-C reaches Python, which then closes the pipe so
-        # ffmpeg finalises the file, instead of killing ffmpeg mid-file.
-        detach: dict[str, Any] = (
-            {"start_new_session": True}
-            if os.name == "posix"
-            else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-        )
-        self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log, **detach
-        )
-
-    def write(self, frame: np.ndarray) -> None:
-        frame = _pad_to_even(frame)
-        try:
-            self._proc.stdin.write(frame.data)
-        except OSError as e:
-            raise RuntimeError(
-                f"RecordVideo: ffmpeg stopped while writing {self.tmp_path}: {self._log_text()}"
-            ) from e
-        self.frames_written += 1
-
-    def finish(self) -> dict[str, Any]:
-        try:
-            self._proc.stdin.close()
-        except OSError:
-            pass  # ffmpeg already exited: its return code and log tell why
-        code = self._proc.wait()
-        if code != 0:
-            log = self._log_text()
-            _remove(self.tmp_path)
-            raise RuntimeError(f"RecordVideo: ffmpeg failed (exit {code}) on {self.path}: {log}")
-        self._log.close()
-        os.replace(self.tmp_path, self.path)
-        return {
-            "file": os.path.basename(self.path), "codec": "h264", "pix_fmt": "yuv420p",
-            "encoder": "libx264 (imageio-ffmpeg)", "width": self.width, "height": self.height,
-            "frames_written": self.frames_written,
-        }  # fmt: skip
-
-    def abort(self) -> None:
-        self._proc.kill()
-        self._proc.wait()
-        self._log.close()
-        _remove(self.tmp_path)
-
-    def _log_text(self) -> str:
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace").strip()[-2000:] or "(no message)"
-
-
-class _OpenCVMp4Writer:
-    """MPEG-4 Part 2 ('mp4v') MP4 through OpenCV: the fallback without imageio-ffmpeg."""
-
-    def __init__(self, path: str, width: int, height: int, gray: bool, fps: float):
-        self.path = path
-        self.width, self.height = width + width % 2, height + height % 2
-        self.frames_written = 0
-        # OpenCV picks the container from the extension, so the temporary name is a
-        # folder beside the final file rather than a '.part' suffix.
-        folder, name = os.path.split(path)
-        self._tmp_dir = tempfile.mkdtemp(prefix=name + ".part-", dir=folder)
-        self.tmp_path = os.path.join(self._tmp_dir, "video.mp4")
-        self._gray = gray
-        fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-        size = (self.width, self.height)
-        self._writer = cv2.VideoWriter(self.tmp_path, fourcc, fps, size, not gray)
-        if not self._writer.isOpened():
-            shutil.rmtree(self._tmp_dir, ignore_errors=True)
-            raise RuntimeError(f"RecordVideo: OpenCV could not open an 'mp4v' writer for {path}")
-
-    def write(self, frame: np.ndarray) -> None:
-        frame = _pad_to_even(frame)
-        self._writer.write(frame if self._gray else cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        self.frames_written += 1
-
-    def finish(self) -> dict[str, Any]:
-        self._writer.release()
-        os.replace(self.tmp_path, self.path)
-        shutil.rmtree(self._tmp_dir, ignore_errors=True)
-        return {
-            "file": os.path.basename(self.path), "codec": "mpeg4", "pix_fmt": "yuv420p",
-            "encoder": "OpenCV mp4v", "width": self.width, "height": self.height,
-            "frames_written": self.frames_written,
-        }  # fmt: skip
-
-    def abort(self) -> None:
-        self._writer.release()
-        shutil.rmtree(self._tmp_dir, ignore_errors=True)
-
-
-_GRAY_PALETTE = bytes(np.repeat(np.arange(256, dtype=np.uint8), 3))
-
-
-def _gif_image_block(patch: np.ndarray) -> tuple[bytes, int, bytes]:
-    """Encode one frame region with Pillow; return (colour table, size field, LZW data)."""
-    if patch.ndim == 2:
-        image = Image.fromarray(patch)
-        image.putpalette(_GRAY_PALETTE)
-    else:
-        image = Image.fromarray(patch)
-        colors = image.getcolors(256)
-        if colors is None:
-            image = image.quantize(256, method=Image.Quantize.FASTOCTREE)
-        else:
-            # An exact palette: Pillow's own mapping onto a given palette is approximate.
-            palette = np.array([rgb for _, rgb in colors], dtype=np.uint32)
-            keys = np.sort((palette[:, 0] << 16) | (palette[:, 1] << 8) | palette[:, 2])
-            pixel_keys = (
-                (patch[..., 0].astype(np.uint32) << 16)
-                | (patch[..., 1].astype(np.uint32) << 8)
-                | patch[..., 2]
-            )
-            index = np.searchsorted(keys, pixel_keys).astype(np.uint8)
-            table = np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1)
-            image = Image.fromarray(index)
-            image.putpalette(table.astype(np.uint8).tobytes())
-    buffer = io.BytesIO()
-    image.save(buffer, format="GIF", interlace=False)
-    data = buffer.getvalue()
-    # Take the single image apart: header, global table, extensions, image descriptor.
-    pos, table, field = 13, b"", 0
-    if data[10] & 0x80:
-        field = data[10] & 7
-        table = data[pos : pos + (3 << (field + 1))]
-        pos += len(table)
-    while data[pos] == 0x21:  # extension blocks: skip
-        pos += 2
-        while data[pos]:
-            pos += data[pos] + 1
-        pos += 1
-    if data[pos] != 0x2C:
-        raise RuntimeError("RecordVideo: unexpected GIF block from Pillow")
-    packed = data[pos + 9]
-    pos += 10
-    if packed & 0x80:
-        field = packed & 7
-        table = data[pos : pos + (3 << (field + 1))]
-        pos += len(table)
-    start = pos
-    pos += 1  # LZW minimum code size
-    while data[pos]:
-        pos += data[pos] + 1
-    return table, field, data[start : pos + 1]
-
-
-class _GifWriter:
-    """A GIF written frame by frame, holding nothing but the previous frame in memory.
-
-    Each frame is the rectangle that changed since the previous one, with its own palette.
-    """
-
-    def __init__(self, path: str, width: int, height: int, fps: float, max_frames: int):
-        self.path, self.tmp_path = path, path + ".part"
-        self.width, self.height = width, height
-        self.max_frames = max_frames
-        self.frames_written = 0
-        self.frames_dropped = 0
-        self.capped = False
-        self._centiseconds = 100.0 / fps
-        self._offered = 0
-        self._pending: np.ndarray | None = None
-        self._pending_start = 0
-        self._previous: np.ndarray | None = None
-        self._info: dict[str, Any] | None = None
-        self._file = open(self.tmp_path, "wb")  # noqa: SIM115 - closed in finish/abort
-        self._file.write(b"GIF89a" + struct.pack("<HHBBB", width, height, 0x70, 0, 0))
-        self._file.write(b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")  # loop forever
-
-    def write(self, frame: np.ndarray) -> None:
-        if self._info is not None:  # capped: finalised already
-            self.frames_dropped += 1
-            return
-        start = round(self._offered * self._centiseconds)
-        self._offered += 1
-        if self._pending is not None:
-            if start - self._pending_start < _GIF_MIN_DELAY_CS:
-                # Over 50 fps: keep the newer picture, shown from the older start time.
-                self._pending = frame.copy()
-                self.frames_dropped += 1
-                return
-            self._emit(self._pending, start - self._pending_start)
-        self._pending, self._pending_start = frame.copy(), start
-        if self.frames_written + 1 >= self.max_frames:
-            self.capped = True
-            self.finish()
-
-    def finish(self) -> dict[str, Any]:
-        if self._info is None:
-            if self._pending is not None:
-                self._emit(self._pending, max(_GIF_MIN_DELAY_CS, round(self._centiseconds)))
-                self._pending = None
-            self._file.write(b";")
-            self._file.close()
-            os.replace(self.tmp_path, self.path)
-            self._info = {
-                "file": os.path.basename(self.path), "codec": "gif", "encoder": "Pillow",
-                "width": self.width, "height": self.height, "frames_written": self.frames_written,
-                "frames_dropped": self.frames_dropped, "capped": self.capped,
-            }  # fmt: skip
-        self._info["frames_dropped"] = self.frames_dropped
-        return self._info
-
-    def abort(self) -> None:
-        if self._info is None:
-            self._file.close()
-            _remove(self.tmp_path)
-
-    def _emit(self, frame: np.ndarray, delay_cs: int) -> None:
-        x0, y0, x1, y1 = 0, 0, self.width, self.height
-        if self._previous is not None:
-            # Rows as flat byte runs: reducing along contiguous memory is ~30x faster
-            # than reducing over the channel axis first.
-            changed = (frame != self._previous).reshape(self.height, -1)
-            rows = np.flatnonzero(changed.any(axis=1))
-            if rows.size:
-                band = changed[rows[0] : rows[-1] + 1].any(axis=0)
-                cols = np.flatnonzero(band.reshape(self.width, -1).any(axis=1))
-                x0, y0, x1, y1 = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-            else:  # unchanged: a 1-pixel patch keeps the frame count and the timing
-                x1, y1 = 1, 1
-        table, field, lzw = _gif_image_block(np.ascontiguousarray(frame[y0:y1, x0:x1]))
-        # Graphics control: disposal 1 (keep), so a patch paints over the previous frame.
-        self._file.write(b"!\xf9\x04\x04" + struct.pack("<H", delay_cs) + b"\x00\x00")
-        self._file.write(b"," + struct.pack("<HHHHB", x0, y0, x1 - x0, y1 - y0, 0x80 | field))
-        self._file.write(table)
-        self._file.write(lzw)
-        self._previous = frame
-        self.frames_written += 1
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
-
-
-# --------------------------------------------------------------------------- recordings
-
-
-class _Recording:
-    """One video being written: its writers and the facts for its sidecar.
-
-    It holds no reference to the wrapper, so a ``weakref.finalize`` on the wrapper can
-    finish it when the wrapper is garbage-collected or the interpreter exits.
-    """
-
-    def __init__(
-        self,
-        folder: str,
-        name: str,
-        formats: tuple[str, ...],
-        fps: float,
-        ffmpeg_exe: str | None,
-        gif_max_frames: int,
-        facts: dict[str, Any],
-    ):
-        self.folder, self.name, self.formats, self.fps = folder, name, formats, fps
-        self.ffmpeg_exe, self.gif_max_frames = ffmpeg_exe, gif_max_frames
-        self.facts = facts
-        self.writers: dict[str, Any] = {}
-        self.shape: tuple[int, ...] | None = None
-        self.frames = 0
-        self.length = 0
-        self.total_reward = 0.0
-        self.episodes = 1
-        self.finished = False
-        self.paths: list[str] = []
-
-    def add_frame(self, frame: np.ndarray) -> None:
-        if self.shape is None:
-            self._open(frame)
-        elif frame.shape != self.shape:
-            raise ValueError(
-                f"RecordVideo: a video keeps one frame size; the first frame of {self.name!r} "
-                f"was {self.shape}, this one is {frame.shape} (set `frame_size` to resize)"
-            )
-        for writer in self.writers.values():
-            writer.write(frame)
-        self.frames += 1
-
-    def _open(self, frame: np.ndarray) -> None:
-        height, width = frame.shape[:2]
-        gray = frame.ndim == 2
-        try:
-            for fmt in self.formats:
-                path = os.path.join(self.folder, f"{self.name}.{fmt}")
-                if fmt == "gif":
-                    writer: Any = _GifWriter(path, width, height, self.fps, self.gif_max_frames)
-                elif self.ffmpeg_exe is not None:
-                    writer = _FFmpegMp4Writer(self.ffmpeg_exe, path, width, height, gray, self.fps)
-                else:
-                    writer = _OpenCVMp4Writer(path, width, height, gray, self.fps)
-                self.writers[fmt] = writer
-        except BaseException:
-            for writer in self.writers.values():
-                writer.abort()
-            self.writers = {}
-            raise
-        self.shape = frame.shape
-
-    def finish(self, ended_by: str, error: str | None = None) -> list[str]:
-        """Finalise every file (temporary name -> final name), then write the sidecar."""
-        if self.finished:
-            return self.paths
-        self.finished = True
-        files: dict[str, Any] = {}
-        failures: list[BaseException] = []
-        for fmt, writer in self.writers.items():
-            try:
-                files[fmt] = writer.finish()
-            except Exception as e:  # finish the other formats before reporting
-                failures.append(e)
-        if files:
-            self.paths = [os.path.join(self.folder, info["file"]) for info in files.values()]
-            sidecar = {
-                **self.facts,
-                "name": self.name,
-                "length": self.length,
-                "return": self.total_reward,
-                "episodes": self.episodes,
-                "frames": self.frames,
-                "fps": self.fps,
-                "ended_by": ended_by,
-                "error": error,
-                "files": files,
-                "finished_unix": time.time(),
-            }
-            path = os.path.join(self.folder, f"{self.name}.json")
-            with open(path + ".part", "w") as f:
-                json.dump(sidecar, f, indent=2, default=_json_default)
-            os.replace(path + ".part", path)
-        if failures:
-            raise failures[0]
-        return self.paths
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return repr(value)
-
-
-class _PrefixClaim:
-    """Reserve a file-name prefix in a folder among live recorders, across processes.
-
-    The first recorder of a (folder, prefix) keeps the prefix; the others get
-    ``prefix-1``, ``prefix-2``, ... An OS file lock (released by the OS when a process
-    dies) in the temp folder marks a claim, so the video folder holds only videos; the
-    holder removes its lock file on release.
-    """
-
-    def __init__(self, folder: str, prefix: str):
-        lock_dir = os.path.join(
-            tempfile.gettempdir(), f"gymkit-video-locks-{getattr(os, 'getuid', lambda: 0)()}"
-        )
-        os.makedirs(lock_dir, exist_ok=True)
-        folder_key = hashlib.sha1(os.path.realpath(folder).encode()).hexdigest()[:16]
-        self._fd: int | None = None
-        for k in itertools.count():
-            candidate = prefix if k == 0 else f"{prefix}-{k}"
-            name_key = hashlib.sha1(candidate.encode()).hexdigest()[:16]
-            self._path = os.path.join(lock_dir, f"{folder_key}-{name_key}.lock")
-            while True:
-                fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                if not _try_lock(fd):
-                    os.close(fd)
-                    break  # held: try the next name
-                try:
-                    current = os.fstat(fd).st_ino == os.stat(self._path).st_ino
-                except FileNotFoundError:
-                    current = False
-                if current:
-                    self._fd, self.prefix = fd, candidate
-                    return
-                os.close(fd)  # its holder released and removed it meanwhile: open it anew
-
-    def release(self) -> None:
-        if self._fd is not None:
-            try:
-                os.remove(self._path)  # while still locked, so no one holds a stale file
-            except OSError:
-                pass  # Windows cannot remove an open file; the next holder reuses it
-            os.close(self._fd)  # closing the descriptor drops the lock
-            self._fd = None
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _capped_cubic_schedule(episode_id: int) -> bool:
-    """Gymnasium's default: episodes 0, 1, 8, 27, ... up to 1000, then every 1000th."""
-    if episode_id < 1000:
-        return round(episode_id ** (1.0 / 3)) ** 3 == episode_id
-    return episode_id % 1000 == 0
 
 
 # --------------------------------------------------------------------------- the wrapper
@@ -888,130 +351,32 @@ class RecordVideo(
             mp4_encoder=mp4_encoder,
         )
         gym.Wrapper.__init__(self, env)
-        who = "RecordVideo"
-
-        if frame_source not in _FRAME_SOURCES:
-            raise ValueError(
-                f"{who}: `frame_source` must be one of {_FRAME_SOURCES}, got {frame_source!r}"
-            )
-        if frame_source != "observation" and env.render_mode in _UNRECORDABLE_RENDER_MODES:
-            raise ValueError(
-                f"{who}: frame_source={frame_source!r} needs an env whose render() returns an "
-                f"image, e.g. gym.make(..., render_mode='rgb_array'); got "
-                f"render_mode={env.render_mode!r}"
-            )
-        self._observation_kind: str | None = None
-        if frame_source != "render":
-            space = env.observation_space
-            if not (isinstance(space, spaces.Box) and space.dtype == np.uint8):
-                raise TypeError(
-                    f"{who}: frame_source={frame_source!r} needs a uint8 Box image "
-                    f"observation space, got {space}"
-                )
-            self._observation_kind = _resolve_layout(
-                space.shape, observation_layout, who, "the observation space"
-            )
-            _check_style(observation_style, self._observation_kind, space.shape, who)
-        elif observation_layout not in _LAYOUTS or observation_style not in _STYLES:
-            _resolve_layout((1, 1), observation_layout, who, "")
-            _check_style(observation_style, "image", (1, 1), who)
-
+        self._observation_kind = _check_frame_source(
+            env, frame_source, observation_layout, observation_style
+        )
         self.episode_trigger = _check_trigger(episode_trigger, "episode_trigger")
         self.step_trigger = _check_trigger(step_trigger, "step_trigger")
         if episode_trigger is None and step_trigger is None:
             self.episode_trigger = _capped_cubic_schedule
-        self.video_length = _check_int(video_length, "video_length", minimum=0)
+        self.video_length = positive_int(_WHO, "video_length", video_length, minimum=0)
         self.max_videos = (
-            None if max_videos is None else _check_int(max_videos, "max_videos", minimum=1)
+            None if max_videos is None else positive_int(_WHO, "max_videos", max_videos)
         )
-        self.gif_max_frames = _check_int(gif_max_frames, "gif_max_frames", minimum=1)
+        self.gif_max_frames = positive_int(_WHO, "gif_max_frames", gif_max_frames)
         if not isinstance(text_overlay, (bool, np.bool_)):
-            raise TypeError(f"{who}: `text_overlay` must be a bool, got {text_overlay!r}")
+            raise TypeError(f"{_WHO}: `text_overlay` must be a bool, got {text_overlay!r}")
+        self.formats = _check_formats(formats)
+        self.fps = _check_fps(fps, self.metadata)
+        self.frame_size = _check_frame_size(frame_size)
+        self.name_prefix = _check_name_prefix(name_prefix)
+        one_of(_WHO, "mp4_encoder", mp4_encoder, _MP4_ENCODERS)
+        self._ffmpeg_exe = _h264_ffmpeg(mp4_encoder) if "mp4" in self.formats else None
+        self.video_folder = _check_video_folder(video_folder)
 
-        if isinstance(formats, str):
-            formats = (formats,)
-        if not isinstance(formats, Sequence) or not formats:
-            raise TypeError(
-                f"{who}: `formats` must be 'mp4', 'gif' or a tuple of them, got {formats!r}"
-            )
-        formats = tuple(formats)
-        if any(fmt not in _FORMATS for fmt in formats) or len(set(formats)) != len(formats):
-            raise ValueError(
-                f"{who}: `formats` must hold distinct entries of {_FORMATS}, got {formats!r}"
-            )
-
-        if fps is None:
-            fps = self.metadata.get("render_fps") or 30
-            fps_name = "fps (from env.metadata['render_fps'])"
-        else:
-            fps_name = "fps"
-        if isinstance(fps, bool) or not isinstance(fps, Real):
-            raise TypeError(f"{who}: `{fps_name}` must be a number, got {fps!r}")
-        if not (math.isfinite(fps) and 0 < fps <= 1000):
-            raise ValueError(f"{who}: `{fps_name}` must be in (0, 1000], got {fps!r}")
-
-        if frame_size is not None:
-            if not (
-                isinstance(frame_size, (tuple, list))
-                and len(frame_size) == 2
-                and all(isinstance(s, Integral) and not isinstance(s, bool) for s in frame_size)
-            ):
-                raise TypeError(
-                    f"{who}: `frame_size` must be a (width, height) pair of ints, "
-                    f"got {frame_size!r}"
-                )
-            if not all(1 <= s <= 8192 for s in frame_size):
-                raise ValueError(
-                    f"{who}: `frame_size` sides must be in [1, 8192], got {tuple(frame_size)}"
-                )
-            frame_size = (int(frame_size[0]), int(frame_size[1]))
-
-        if not isinstance(name_prefix, str):
-            raise TypeError(f"{who}: `name_prefix` must be a str, got {name_prefix!r}")
-        if (
-            not name_prefix
-            or name_prefix.startswith(".")
-            or any(sep in name_prefix for sep in ("/", "\\", os.sep, "\0"))
-        ):
-            raise ValueError(
-                f"{who}: `name_prefix` must be a non-empty file name start without path "
-                f"separators or a leading dot, got {name_prefix!r}"
-            )
-
-        if mp4_encoder not in _MP4_ENCODERS:
-            raise ValueError(
-                f"{who}: `mp4_encoder` must be one of {_MP4_ENCODERS}, got {mp4_encoder!r}"
-            )
-        self._ffmpeg_exe: str | None = None
-        if "mp4" in formats and mp4_encoder != "opencv":
-            self._ffmpeg_exe, reason = _find_h264_ffmpeg()
-            if self._ffmpeg_exe is None and mp4_encoder == "ffmpeg":
-                raise DependencyNotInstalled(
-                    f"{who}: mp4_encoder='ffmpeg' needs an H.264 ffmpeg, but {reason}; "
-                    "run `pip install imageio-ffmpeg`"
-                )
-            if self._ffmpeg_exe is None:
-                _warn_once(
-                    "mp4v",
-                    f"{who}: {reason}, so MP4 videos fall back to OpenCV's 'mp4v' "
-                    "(MPEG-4 Part 2) codec, which browsers, Jupyter notebooks and GitHub "
-                    "READMEs do not play: they need H.264. Run `pip install imageio-ffmpeg` "
-                    "(a gymkit dependency) to get H.264 MP4s.",
-                )
-
-        if not isinstance(video_folder, (str, os.PathLike)):
-            raise TypeError(f"{who}: `video_folder` must be a path, got {video_folder!r}")
-        self.video_folder = os.path.abspath(os.fspath(video_folder))
-        _check_writable_folder(self.video_folder, who)
-
-        self.name_prefix = name_prefix
-        self.fps = fps
-        self.formats = formats
         self.frame_source = frame_source
         self.observation_layout = observation_layout
         self.observation_style = observation_style
         self.text_overlay = bool(text_overlay)
-        self.frame_size = frame_size
         self.mp4_encoder = mp4_encoder
 
         self.episode_id = -1
@@ -1022,10 +387,11 @@ class RecordVideo(
         self._episode_return = 0.0
         self._episode_seed: int | None = None
         self._recording: _Recording | None = None
+        # weakref.finalize calls: they finish the recording and release the prefix if
+        # the wrapper is garbage-collected or the interpreter exits before close().
         self._recording_finalizer: weakref.finalize | None = None
-        self._claim: _PrefixClaim | None = None
-        self._claim_finalizer: weakref.finalize | None = None
-        self._claim_prefix()
+        self._claim_release: weakref.finalize | None = None
+        self._claim_prefix()  # sets video_prefix
 
     # ------------------------------------------------------------------ gym API
 
@@ -1033,7 +399,7 @@ class RecordVideo(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[ObsType, dict[str, Any]]:
         """Reset the env; start a recording if the episode trigger says so."""
-        if self._recording is not None and self.video_length == 0:
+        if self.video_length == 0:
             self._stop("reset")
         obs, info = self.env.reset(seed=seed, options=options)
         self.episode_id += 1
@@ -1042,29 +408,20 @@ class RecordVideo(
         self._episode_seed = seed
         if self._recording is not None:
             self._recording.episodes += 1
-        elif self._may_start() and _fires(self.episode_trigger, self.episode_id):
-            self._start_named("episode", self.episode_id)
+        else:
+            self._maybe_start("episode", self.episode_trigger, self.episode_id)
         if self._recording is not None:
             self._capture(obs, None)
         return obs, info
 
     def step(self, action: ActType) -> tuple[ObsType, SupportsFloat, bool, bool, dict[str, Any]]:
         """Step the env; record the new frame while recording."""
-        try:
+        with self._stop_on_error():
             obs, reward, terminated, truncated, info = self.env.step(action)
-        except BaseException as e:
-            if self._recording is not None:
-                self._stop("exception", f"{type(e).__name__}: {e}")
-            raise
         self.step_id += 1
         self._episode_step += 1
         self._episode_return += float(reward)
-        if (
-            self._recording is None
-            and self._may_start()
-            and _fires(self.step_trigger, self.step_id)
-        ):
-            self._start_named("step", self.step_id)
+        self._maybe_start("step", self.step_trigger, self.step_id)
         if self._recording is not None:
             self._recording.length += 1
             self._recording.total_reward += float(reward)
@@ -1078,10 +435,11 @@ class RecordVideo(
     def close(self) -> None:
         """Finalise the recording in progress, then close the env."""
         try:
-            if self._recording is not None:
-                self._stop("close")
+            self._stop("close")
         finally:
-            self._release_claim()
+            if self._claim_release is not None:
+                self._claim_release()  # runs once, then the finalizer is dead
+                self._claim_release = None
             super().close()
 
     # ------------------------------------------------------------------ recording
@@ -1093,10 +451,8 @@ class RecordVideo(
 
     def start_recording(self, video_name: str) -> None:
         """Start a recording named ``video_name`` (finishing the current one first)."""
-        if self._recording is not None:
-            self._stop("start_recording")
-        if self._claim is None:
-            self._claim_prefix()
+        self._stop("start_recording")
+        self._claim_prefix()
         env_spec = getattr(self.env.unwrapped, "spec", None)
         facts = {
             "env_id": env_spec.id if env_spec is not None else None,
@@ -1119,92 +475,349 @@ class RecordVideo(
         )
         self._recording = recording
         self.videos_started += 1
-        # Finishes the files if the wrapper is garbage-collected or Python exits first.
         self._recording_finalizer = weakref.finalize(self, recording.finish, "not_closed")
-
-    def _start_named(self, kind: str, index: int) -> None:
-        if self._claim is None:  # an unpickled copy claims its own prefix when it records
-            self._claim_prefix()
-        self.start_recording(f"{self.video_prefix}-{kind}-{index}")
 
     def stop_recording(self) -> None:
         """Finish the recording in progress, if any."""
-        if self._recording is not None:
-            self._stop("stop_recording")
+        self._stop("stop_recording")
+
+    def _maybe_start(
+        self, kind: str, trigger: int | Callable[[int], bool] | None, index: int
+    ) -> None:
+        """Start ``{prefix}-{kind}-{index}`` if the trigger fires and no recording runs."""
+        if self._recording is not None or trigger is None:
+            return
+        if self.max_videos is not None and self.videos_started >= self.max_videos:
+            return
+        if trigger(index) if callable(trigger) else index % trigger == 0:
+            self._claim_prefix()  # an unpickled copy claims its own prefix before naming
+            self.start_recording(f"{self.video_prefix}-{kind}-{index}")
 
     def _stop(self, ended_by: str, error: str | None = None) -> None:
+        """Finish the recording in progress, if any, noting why it ended."""
         recording, self._recording = self._recording, None
-        if self._recording_finalizer is not None:
-            self._recording_finalizer.detach()
-            self._recording_finalizer = None
-        if recording is not None:
-            self.video_paths.extend(recording.finish(ended_by, error))
+        if recording is None:
+            return
+        self._recording_finalizer.detach()
+        self._recording_finalizer = None
+        self.video_paths.extend(recording.finish(ended_by, error))
 
-    def _may_start(self) -> bool:
-        return self.max_videos is None or self.videos_started < self.max_videos
-
-    def _capture(self, obs: Any, action: Any) -> None:
+    @contextlib.contextmanager
+    def _stop_on_error(self) -> Iterator[None]:
+        """Finish the recording, noting the error, if the body raises; then re-raise."""
         try:
-            if self.frame_source == "observation":
-                picture = _draw_observation(
-                    np.asarray(obs), self._observation_kind, self.observation_style
-                )
-            else:
-                picture = _video_frame(self.env.render(), "RecordVideo")
-                if self.frame_source == "agent_view":
-                    panel = _draw_observation(
-                        np.asarray(obs), self._observation_kind, self.observation_style
-                    )
-                    picture = _agent_view(picture, panel)
-            if self.frame_size is not None and picture.shape[1::-1] != self.frame_size:
-                area = self.frame_size[0] * self.frame_size[1]
-                shrink = area < picture.shape[0] * picture.shape[1]
-                picture = cv2.resize(
-                    picture,
-                    self.frame_size,
-                    interpolation=cv2.INTER_AREA if shrink else cv2.INTER_NEAREST,
-                )
-            if self.text_overlay:
-                text = (
-                    f"ep {self.episode_id} step {self._episode_step} "
-                    f"return {self._episode_return:.2f} action {_format_action(action)}"
-                )
-                picture = _with_text_bar(picture, text)
-            self._recording.add_frame(picture)
+            yield
         except BaseException as e:
             self._stop("exception", f"{type(e).__name__}: {e}")
             raise
 
+    def _capture(self, obs: Any, action: Any) -> None:
+        with self._stop_on_error():
+            self._recording.add_frame(self._picture(obs, action))
+
+    def _picture(self, obs: Any, action: Any) -> np.ndarray:
+        """The picture to record now: frame and/or observation, resized, with the text bar."""
+        if self.frame_source == "render":
+            picture = _video_frame(self.env.render())
+        else:
+            panel = _draw_observation(
+                np.asarray(obs), self._observation_kind, self.observation_style
+            )
+            if self.frame_source == "observation":
+                picture = panel
+            else:
+                picture = _agent_view(_video_frame(self.env.render()), panel)
+        if self.frame_size is not None and picture.shape[1::-1] != self.frame_size:
+            shrink = self.frame_size[0] * self.frame_size[1] < picture.shape[0] * picture.shape[1]
+            picture = cv2.resize(
+                picture,
+                self.frame_size,
+                interpolation=cv2.INTER_AREA if shrink else cv2.INTER_NEAREST,
+            )
+        if self.text_overlay:
+            text = (
+                f"ep {self.episode_id} step {self._episode_step} "
+                f"return {self._episode_return:.2f} action {_format_action(action)}"
+            )
+            picture = _with_text_bar(picture, text)
+        return picture
+
     # ------------------------------------------------------------------ naming, pickling
 
     def _claim_prefix(self) -> None:
+        """Reserve a file-name prefix among live recorders (no-op while one is held)."""
+        if self._claim_release is not None:
+            return
         claim = _PrefixClaim(self.video_folder, self.name_prefix)
-        self._claim = claim
-        self._claim_finalizer = weakref.finalize(self, claim.release)
+        self._claim_release = weakref.finalize(self, claim.release)
         self.video_prefix = claim.prefix
         if claim.prefix != self.name_prefix:
             warnings.warn(
-                f"RecordVideo: another live RecordVideo writes to {self.video_folder} with "
+                f"{_WHO}: another live RecordVideo writes to {self.video_folder} with "
                 f"name_prefix={self.name_prefix!r}; this one uses {claim.prefix!r}. Give each "
                 "sub-env its own name_prefix (e.g. f'env{i}') to choose the names.",
                 UserWarning,
                 stacklevel=3,
             )
 
-    def _release_claim(self) -> None:
-        if self._claim_finalizer is not None:
-            self._claim_finalizer()  # releases the claim once
-            self._claim_finalizer = None
-        self._claim = None
-
     def __getstate__(self) -> dict[str, Any]:
+        # A copy neither continues the recording nor shares the prefix claim.
         state = dict(self.__dict__)
-        for key in ("_recording", "_recording_finalizer", "_claim", "_claim_finalizer"):
-            state[key] = None
+        state.update(_recording=None, _recording_finalizer=None, _claim_release=None)
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+
+# --------------------------------------------------------------------------- frames
+
+
+def _video_frame(frame: Any) -> np.ndarray:
+    """Check a rendered frame and bring it to 2-D gray or (H, W, 3) RGB uint8."""
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(
+            f"{_WHO}: expected env.render() to return a numpy array (render_mode='rgb_array'), "
+            f"got {type(frame).__name__}"
+        )
+    if frame.dtype != np.uint8:
+        raise TypeError(f"{_WHO}: expected uint8 frames, got dtype {frame.dtype}")
+    if frame.ndim == 3 and frame.shape[2] in (1, 4):
+        frame = frame[..., 0] if frame.shape[2] == 1 else frame[..., :3]
+    if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 3)) or 0 in frame.shape:
+        raise ValueError(
+            f"{_WHO}: expected a frame of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
+            f"got {frame.shape}"
+        )
+    return frame
+
+
+def _as_rgb(picture: np.ndarray) -> np.ndarray:
+    return np.repeat(picture[..., None], 3, axis=2) if picture.ndim == 2 else picture
+
+
+def _agent_view(frame: np.ndarray, panel: np.ndarray) -> np.ndarray:
+    """The rendered frame, a gap, then the observation panel scaled up by a whole factor."""
+    frame, panel = _as_rgb(frame), _as_rgb(panel)
+    scale = max(1, frame.shape[0] // panel.shape[0])
+    if scale > 1:
+        panel = np.repeat(np.repeat(panel, scale, axis=0), scale, axis=1)
+    (fh, fw), (ph, pw) = frame.shape[:2], panel.shape[:2]
+    out = np.zeros((max(fh, ph), fw + _PANEL_GAP + pw, 3), dtype=np.uint8)
+    out[:, fw : fw + _PANEL_GAP] = _GAP_VALUE
+    out[:fh, :fw] = frame
+    out[:ph, fw + _PANEL_GAP :] = panel
+    return out
+
+
+def _with_text_bar(picture: np.ndarray, text: str) -> np.ndarray:
+    bar = np.zeros((_TEXT_BAR_HEIGHT, *picture.shape[1:]), dtype=np.uint8)
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
+    width = cv2.getTextSize(text, font, scale, 1)[0][0]
+    if width > picture.shape[1] - 4:
+        scale = max(0.25, scale * (picture.shape[1] - 4) / width)
+    color = 255 if picture.ndim == 2 else (255, 255, 255)
+    cv2.putText(bar, text, (2, 14), font, scale, color, 1, cv2.LINE_AA)
+    return np.concatenate([picture, bar], axis=0)
+
+
+def _format_action(action: Any) -> str:
+    if action is None:
+        return "-"
+    if isinstance(action, np.ndarray):
+        text = np.array2string(action, precision=2, separator=",", threshold=8)
+    elif isinstance(action, (float, np.floating)):
+        text = f"{action:.2f}"
+    else:
+        text = str(action)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+class _Recording:
+    """One video being written: its writers and the facts for its sidecar.
+
+    It holds no reference to the wrapper, so a ``weakref.finalize`` on the wrapper can
+    finish it when the wrapper is garbage-collected or the interpreter exits.
+    """
+
+    def __init__(
+        self,
+        folder: str,
+        name: str,
+        formats: tuple[str, ...],
+        fps: float,
+        ffmpeg_exe: str | None,
+        gif_max_frames: int,
+        facts: dict[str, Any],
+    ):
+        self.folder, self.name, self.formats, self.fps = folder, name, formats, fps
+        self.ffmpeg_exe, self.gif_max_frames = ffmpeg_exe, gif_max_frames
+        self.facts = facts
+        self.writers: dict[str, FFmpegMp4Writer | OpenCVMp4Writer | GifWriter] = {}
+        self.shape: tuple[int, ...] | None = None
+        self.frames = 0
+        self.length = 0
+        self.total_reward = 0.0
+        self.episodes = 1
+        self.finished = False
+        self.paths: list[str] = []
+
+    def add_frame(self, frame: np.ndarray) -> None:
+        if self.shape is None:
+            self._open(frame)
+        elif frame.shape != self.shape:
+            raise ValueError(
+                f"{_WHO}: a video keeps one frame size; the first frame of {self.name!r} "
+                f"was {self.shape}, this one is {frame.shape} (set `frame_size` to resize)"
+            )
+        for writer in self.writers.values():
+            writer.write(frame)
+        self.frames += 1
+
+    def _open(self, frame: np.ndarray) -> None:
+        height, width = frame.shape[:2]
+        gray = frame.ndim == 2
+        try:
+            for fmt in self.formats:
+                path = os.path.join(self.folder, f"{self.name}.{fmt}")
+                if fmt == "gif":
+                    writer: Any = GifWriter(path, width, height, self.fps, self.gif_max_frames)
+                elif self.ffmpeg_exe is not None:
+                    writer = FFmpegMp4Writer(self.ffmpeg_exe, path, width, height, gray, self.fps)
+                else:
+                    writer = OpenCVMp4Writer(path, width, height, gray, self.fps)
+                self.writers[fmt] = writer
+        except BaseException:
+            for writer in self.writers.values():
+                writer.abort()
+            self.writers = {}
+            raise
+        self.shape = frame.shape
+
+    def finish(self, ended_by: str, error: str | None = None) -> list[str]:
+        """Finalise every file (temporary name -> final name), then write the sidecar."""
+        if self.finished:
+            return self.paths
+        self.finished = True
+        files: dict[str, Any] = {}
+        failures: list[BaseException] = []
+        for fmt, writer in self.writers.items():
+            try:
+                files[fmt] = writer.finish()
+            except Exception as e:  # finish the other formats before reporting
+                failures.append(e)
+        if files:
+            self.paths = [os.path.join(self.folder, info["file"]) for info in files.values()]
+            sidecar = {
+                **self.facts,
+                "name": self.name,
+                "length": self.length,
+                "return": self.total_reward,
+                "episodes": self.episodes,
+                "frames": self.frames,
+                "fps": self.fps,
+                "ended_by": ended_by,
+                "error": error,
+                "files": files,
+                "finished_unix": time.time(),
+            }
+            path = os.path.join(self.folder, f"{self.name}.json")
+            with open(path + ".part", "w") as f:
+                json.dump(sidecar, f, indent=2, default=_json_default)
+            os.replace(path + ".part", path)
+        if failures:
+            raise failures[0]
+        return self.paths
+
+
+def _json_default(value: Any) -> Any:
+    """NumPy scalars (a seed, an fps from metadata) as numbers; anything else as repr."""
+    return value.item() if isinstance(value, np.generic) else repr(value)
+
+
+class _PrefixClaim:
+    """A file-name prefix in a folder, reserved among live recorders in every process.
+
+    The first recorder of a (folder, prefix) keeps the prefix; the others get
+    ``prefix-1``, ``prefix-2``, ... A claim is an OS lock on a file in the temp folder
+    (so the video folder holds only videos). The OS drops the lock when its process
+    dies, even by SIGKILL, so a crashed run never keeps a name; marker files made with
+    ``O_EXCL`` would outlive it. The holder removes its lock file on release.
+    """
+
+    def __init__(self, folder: str, prefix: str):
+        lock_dir = os.path.join(
+            tempfile.gettempdir(), f"gymkit-video-locks-{getattr(os, 'getuid', lambda: 0)()}"
+        )
+        os.makedirs(lock_dir, exist_ok=True)
+        folder = os.path.realpath(folder)
+        for k in itertools.count():
+            self.prefix = prefix if k == 0 else f"{prefix}-{k}"
+            key = hashlib.sha256(f"{folder}\0{self.prefix}".encode()).hexdigest()
+            self._path = os.path.join(lock_dir, f"{key}.lock")
+            self._fd = _lock_file(self._path)
+            if self._fd is not None:
+                return
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                os.remove(self._path)  # while still locked, so no one holds a stale file
+            except OSError:
+                pass  # Windows cannot remove an open file; the next holder reuses it
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
+def _lock_file(path: str) -> int | None:
+    """Lock the file at ``path`` without waiting: its descriptor, or None if held."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # its holder released and removed it after our open: open it anew
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def _check_frame_source(env: gym.Env, frame_source: str, layout: str, style: str) -> str | None:
+    """Check the frame source against the env; return how to read the observation."""
+    one_of(_WHO, "frame_source", frame_source, _FRAME_SOURCES)
+    one_of(_WHO, "observation_layout", layout, _LAYOUTS)
+    one_of(_WHO, "observation_style", style, _STYLES)
+    if frame_source != "observation" and env.render_mode in _UNRECORDABLE_RENDER_MODES:
+        raise ValueError(
+            f"{_WHO}: frame_source={frame_source!r} needs an env whose render() returns an "
+            f"image, e.g. gym.make(..., render_mode='rgb_array'); got "
+            f"render_mode={env.render_mode!r}"
+        )
+    if frame_source == "render":
+        return None
+    space = env.observation_space
+    if not (isinstance(space, spaces.Box) and space.dtype == np.uint8):
+        raise TypeError(
+            f"{_WHO}: frame_source={frame_source!r} needs a uint8 Box image "
+            f"observation space, got {space}"
+        )
+    kind = _resolve_layout(space.shape, layout, _WHO, "the observation space")
+    _check_overlay(style, kind, space.shape, _WHO)
+    return kind
 
 
 def _check_trigger(trigger: Any, name: str) -> int | Callable[[int], bool] | None:
@@ -1212,41 +825,122 @@ def _check_trigger(trigger: Any, name: str) -> int | Callable[[int], bool] | Non
         return trigger
     if isinstance(trigger, Integral) and not isinstance(trigger, bool):
         if trigger < 1:
-            raise ValueError(f"RecordVideo: `{name}` as an int must be >= 1, got {trigger}")
+            raise ValueError(f"{_WHO}: `{name}` as an int must be >= 1, got {trigger}")
         return int(trigger)
     raise TypeError(
-        f"RecordVideo: `{name}` must be an int N (every N-th) or a function of the index "
+        f"{_WHO}: `{name}` must be an int N (every N-th) or a function of the index "
         f"returning bool, got {trigger!r}"
     )
 
 
-def _fires(trigger: int | Callable[[int], bool] | None, index: int) -> bool:
-    if trigger is None:
-        return False
-    if isinstance(trigger, int):
-        return index % trigger == 0
-    return bool(trigger(index))
+def _capped_cubic_schedule(episode_id: int) -> bool:
+    """Gymnasium's default: episodes 0, 1, 8, 27, ... up to 1000, then every 1000th."""
+    if episode_id < 1000:
+        return round(episode_id ** (1.0 / 3)) ** 3 == episode_id
+    return episode_id % 1000 == 0
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"RecordVideo: `{name}` must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"RecordVideo: `{name}` must be >= {minimum}, got {value}")
-    return int(value)
+def _check_formats(formats: Any) -> tuple[str, ...]:
+    if isinstance(formats, str):
+        formats = (formats,)
+    if not isinstance(formats, Sequence) or not formats:
+        raise TypeError(
+            f"{_WHO}: `formats` must be 'mp4', 'gif' or a tuple of them, got {formats!r}"
+        )
+    formats = tuple(formats)
+    if any(fmt not in _FORMATS for fmt in formats) or len(set(formats)) != len(formats):
+        raise ValueError(
+            f"{_WHO}: `formats` must hold distinct entries of {_FORMATS}, got {formats!r}"
+        )
+    return formats
 
 
-def _check_writable_folder(folder: str, who: str) -> None:
+def _check_fps(fps: Any, metadata: dict[str, Any]) -> float:
+    name = "fps"
+    if fps is None:
+        fps = metadata.get("render_fps") or 30
+        name = "fps (from env.metadata['render_fps'])"
+    if isinstance(fps, bool) or not isinstance(fps, Real):
+        raise TypeError(f"{_WHO}: `{name}` must be a number, got {fps!r}")
+    if not (math.isfinite(fps) and 0 < fps <= 1000):
+        raise ValueError(f"{_WHO}: `{name}` must be in (0, 1000], got {fps!r}")
+    return fps
+
+
+def _check_frame_size(frame_size: Any) -> tuple[int, int] | None:
+    if frame_size is None:
+        return None
+    if not (
+        isinstance(frame_size, (tuple, list))
+        and len(frame_size) == 2
+        and all(isinstance(s, Integral) and not isinstance(s, bool) for s in frame_size)
+    ):
+        raise TypeError(
+            f"{_WHO}: `frame_size` must be a (width, height) pair of ints, got {frame_size!r}"
+        )
+    if not all(1 <= s <= 8192 for s in frame_size):
+        raise ValueError(
+            f"{_WHO}: `frame_size` sides must be in [1, 8192], got {tuple(frame_size)}"
+        )
+    return int(frame_size[0]), int(frame_size[1])
+
+
+def _check_name_prefix(name_prefix: Any) -> str:
+    if not isinstance(name_prefix, str):
+        raise TypeError(f"{_WHO}: `name_prefix` must be a str, got {name_prefix!r}")
+    if (
+        not name_prefix
+        or name_prefix.startswith(".")
+        or any(sep in name_prefix for sep in ("/", "\\", os.sep, "\0"))
+    ):
+        raise ValueError(
+            f"{_WHO}: `name_prefix` must be a non-empty file name start without path "
+            f"separators or a leading dot, got {name_prefix!r}"
+        )
+    return name_prefix
+
+
+_warned: set[str] = set()  # keys of the one-time warnings given in this process
+
+
+def _h264_ffmpeg(mp4_encoder: str) -> str | None:
+    """Return the ffmpeg for H.264 MP4s, or None for OpenCV's ``mp4v``."""
+    if mp4_encoder == "opencv":
+        return None
+    exe, reason = find_h264_ffmpeg()
+    if exe is None and mp4_encoder == "ffmpeg":
+        raise DependencyNotInstalled(
+            f"{_WHO}: mp4_encoder='ffmpeg' needs an H.264 ffmpeg, but {reason}; "
+            "run `pip install imageio-ffmpeg`"
+        )
+    if exe is None and "mp4v" not in _warned:
+        _warned.add("mp4v")
+        warnings.warn(
+            f"{_WHO}: {reason}, so MP4 videos fall back to OpenCV's 'mp4v' "
+            "(MPEG-4 Part 2) codec, which browsers, Jupyter notebooks and GitHub "
+            "READMEs do not play: they need H.264. Run `pip install imageio-ffmpeg` "
+            "(a gymkit dependency) to get H.264 MP4s.",
+            UserWarning,
+            stacklevel=3,  # the caller of RecordVideo(...)
+        )
+    return exe
+
+
+def _check_video_folder(video_folder: Any) -> str:
+    """Create the folder if missing and check it is writable; return its absolute path."""
+    if not isinstance(video_folder, (str, os.PathLike)):
+        raise TypeError(f"{_WHO}: `video_folder` must be a path, got {video_folder!r}")
+    folder = os.path.abspath(os.fspath(video_folder))
     try:
         os.makedirs(folder, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", suffix=".part", dir=folder)
     except FileExistsError as e:
-        raise ValueError(f"{who}: `video_folder` {folder!r} exists and is not a folder") from e
+        raise ValueError(f"{_WHO}: `video_folder` {folder!r} exists and is not a folder") from e
     except NotADirectoryError as e:
-        raise ValueError(f"{who}: `video_folder` {folder!r} is not a folder: {e}") from e
+        raise ValueError(f"{_WHO}: `video_folder` {folder!r} is not a folder: {e}") from e
     except OSError as e:
         message = (
-            f"{who}: `video_folder` {folder!r} must be a writable folder, but writing there "
+            f"{_WHO}: `video_folder` {folder!r} must be a writable folder, but writing there "
             f"failed: {e}"
         )
         if isinstance(e, PermissionError) or e.errno == errno.EROFS:
@@ -1254,3 +948,4 @@ def _check_writable_folder(folder: str, who: str) -> None:
         raise ValueError(message) from e
     os.close(fd)
     os.remove(probe)
+    return folder
