@@ -77,5 +77,7 @@ def test_readme_ten_line_example_runs_and_prints_what_it_says():
 def test_readme_agents_example_prints_the_optimal_policy():
     text = (ROOT / "README.md").read_text()
     block = text.split("## Agents", 1)[1].split("```python", 1)[1].split("```", 1)[0]
-    out = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", block], capture_output=True, text=True, check=True
+    ).stdout
     assert out.splitlines()[-1] == "[0, 0, 1]"
