@@ -50,12 +50,16 @@ def _timed(step_chunk: Callable[[], int], seconds: float) -> float:
 # --- pipelines: each factory returns a chunk function -------------------------------------------
 
 
-def bare(game: str) -> Callable[[], int]:
+def _emulator(game: str) -> tuple:
+    """The game's ALE interface, reset, and random ALE actions for it."""
     env = gym.make(f"ALE/{game}-v5", frameskip=1)
     env.reset(seed=0)
-    ale = env.unwrapped.ale
     action_set = env.unwrapped._action_set
-    actions = [action_set[i] for i in _actions(env.action_space.n)]
+    return env.unwrapped.ale, [action_set[i] for i in _actions(env.action_space.n)]
+
+
+def bare(game: str) -> Callable[[], int]:
+    ale, actions = _emulator(game)
 
     def chunk(n=200):
         act, over = ale.act, ale.game_over
@@ -69,11 +73,7 @@ def bare(game: str) -> Callable[[], int]:
 
 
 def minimal(game: str) -> Callable[[], int]:
-    env = gym.make(f"ALE/{game}-v5", frameskip=1)
-    env.reset(seed=0)
-    ale = env.unwrapped.ale
-    action_set = env.unwrapped._action_set
-    actions = [action_set[i] for i in _actions(env.action_space.n)]
+    ale, actions = _emulator(game)
     h, w = ale.getScreenDims()
     a_buf, b_buf = np.empty((h, w), np.uint8), np.empty((h, w), np.uint8)
     ring = np.zeros((4, 84, 84), np.uint8)

@@ -46,7 +46,9 @@ class _EnvGroup(gym.Env):
         self.vec = SyncVectorEnv(env_fns, copy=False, autoreset_mode=autoreset_mode)
         self.observation_space = self.vec.observation_space
         self.action_space = self.vec.action_space
+        self.single_action_space = self.vec.single_action_space
         self.metadata = self.vec.metadata
+        self.render_mode = self.vec.render_mode
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.vec.reset(seed=seed, options=options)
@@ -151,11 +153,10 @@ class BatchedAsyncVectorEnv(VectorEnv):
             group_obs.low[0], group_obs.high[0], dtype=group_obs.dtype
         )
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, n)
-        probe = env_fns[0]()
-        self.single_action_space = probe.action_space
-        self.metadata = {**probe.metadata, "autoreset_mode": mode}
-        self.render_mode = probe.render_mode
-        probe.close()
+        # the workers' envs know their spaces: no extra env is made here to ask them
+        self.single_action_space = self.host.get_attr("single_action_space")[0]
+        self.metadata = self.host.get_attr("metadata")[0]
+        self.render_mode = self.host.get_attr("render_mode")[0]
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, n)
 
     def _flat(self, obs: np.ndarray) -> np.ndarray:
