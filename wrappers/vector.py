@@ -1,112 +1,334 @@
 """Vector envs for many envs on few cores.
 
-- `BatchedAsyncVectorEnv`: N envs in W worker processes, each worker stepping its
-  share of the envs in a row: one message per worker per step instead of one per env.
+- `BatchedAsyncVectorEnv`: N envs in groups, one group per core: the calling process
+  steps one group while worker processes step the others, one message per group.
 - `make_atari_vector`: Atari preset envs in a `BatchedAsyncVectorEnv`.
 
-The processes, pipes and shared memory are Gymnasium's own ``AsyncVectorEnv``:
-each of its workers runs one `_EnvGroup`, a ``SyncVectorEnv`` of N/W envs seen as a
-single env. gymkit adds no process pool of its own.
+The processes, pipes, shared memory and error reporting are Gymnasium's own
+``AsyncVectorEnv``, given a worker (its documented ``worker`` hook) that runs
+Gymnasium's worker loop around a group of envs and answers gymkit's two batched
+commands, step and reset, itself. gymkit adds no process pool of its own.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import pickle
+import time
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.async_vector_env import _async_worker
+from gymnasium.vector.utils import (
+    batch_space,
+    concatenate,
+    create_empty_array,
+    iterate,
+    read_from_shared_memory,
+)
 
 from gymkit.wrappers._checks import positive_int
 
 __all__ = ["BatchedAsyncVectorEnv", "make_atari_vector"]
 
+_STEP, _RESET = "gymkit_group_step", "gymkit_group_reset"
 
-class _Parcel:
-    """An opaque box, so Gymnasium's info merging passes a group's payload through whole."""
 
-    __slots__ = ("payload",)
-
-    def __init__(self, payload):
-        self.payload = payload
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class _EnvGroup(gym.Env):
-    """A SyncVectorEnv of several envs, seen by AsyncVectorEnv as one env.
+    """Envs stepped in a row with Gymnasium's autoreset, their observations written to `out`.
 
-    Autoreset happens inside the group (in the requested mode); the group reports
-    ``terminated = truncated = False`` to its host, and carries the real rewards,
-    flags and infos in its info under ``"group"``.
+    Rewards, flags and infos come back as plain lists (one entry per env) so that a
+    worker's answer pickles in microseconds; the host merges the infos.
     """
 
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], autoreset_mode: AutoresetMode):
-        # no copy: the host's worker copies the batch into shared memory right away
-        self.vec = SyncVectorEnv(env_fns, copy=False, autoreset_mode=autoreset_mode)
-        self.observation_space = self.vec.observation_space
-        self.action_space = self.vec.action_space
-        self.single_action_space = self.vec.single_action_space
-        self.metadata = self.vec.metadata
-        self.render_mode = self.vec.render_mode
+        self.envs = [fn() for fn in env_fns]
+        first = self.envs[0]
+        for i, env in enumerate(self.envs[1:], 1):
+            if env.observation_space != first.observation_space:
+                raise ValueError(
+                    f"BatchedAsyncVectorEnv: env {i} has observation space "
+                    f"{env.observation_space}, env 0 has {first.observation_space}; all must match"
+                )
+            if env.action_space != first.action_space:
+                raise ValueError(
+                    f"BatchedAsyncVectorEnv: env {i} has action space {env.action_space}, "
+                    f"env 0 has {first.action_space}; all must match"
+                )
+        self.single_observation_space = first.observation_space
+        self.single_action_space = first.action_space
+        self.observation_space = batch_space(first.observation_space, len(self.envs))
+        self.action_space = batch_space(first.action_space, len(self.envs))
+        self.metadata = dict(first.metadata)
+        self.render_mode = first.render_mode
+        self.mode = autoreset_mode
+        self.out = create_empty_array(first.observation_space, len(self.envs))
+        self._obs: list[Any] = [None] * len(self.envs)
+        self._ended = [False] * len(self.envs)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        obs, info = self.vec.reset(seed=seed, options=options)
-        return obs, {"group": _Parcel(info)}
+    def reset_group(self, seeds: Sequence[int | None], options, mask) -> list[dict | None]:
+        """Reset the envs (those where `mask` is true, if given); infos, None where not reset."""
+        infos: list[dict[str, Any] | None] = [None] * len(self.envs)
+        for i, env in enumerate(self.envs):
+            if mask is None or mask[i]:
+                self._obs[i], infos[i] = env.reset(seed=seeds[i], options=options)
+                self._ended[i] = False
+        concatenate(self.single_observation_space, self._obs, self.out)
+        return infos
+
+    def step_group(self, actions) -> tuple[list[float], list[bool], list[bool], list[dict]]:
+        """Step every env once (or reset it, in next-step mode, after its episode ended)."""
+        mode, obs, ended = self.mode, self._obs, self._ended
+        rewards, terminated, truncated, infos = [], [], [], []
+        for i, (env, action) in enumerate(zip(self.envs, actions, strict=True)):
+            if mode == AutoresetMode.NEXT_STEP and ended[i]:
+                obs[i], info = env.reset()
+                r, te, tr = 0.0, False, False
+            else:
+                if mode == AutoresetMode.DISABLED and ended[i]:
+                    raise RuntimeError(
+                        f"BatchedAsyncVectorEnv: env {i} of a group was stepped after its "
+                        "episode ended; with autoreset disabled, reset it first "
+                        "(reset(options={'reset_mask': ...}))"
+                    )
+                obs[i], r, te, tr, info = env.step(action)
+                if mode == AutoresetMode.SAME_STEP and (te or tr):
+                    final = {"final_obs": obs[i], "final_info": info}
+                    obs[i], info = env.reset()
+                    info = {**final, **info}
+            ended[i] = te or tr
+            rewards.append(r)
+            terminated.append(te)
+            truncated.append(tr)
+            infos.append(info)
+        concatenate(self.single_observation_space, obs, self.out)
+        return rewards, terminated, truncated, infos
+
+    def call_each(self, name: str, args: tuple = (), kwargs: dict | None = None) -> list:
+        """Call (or read) attribute `name` on every env."""
+        out = []
+        for env in self.envs:
+            attr = env.get_wrapper_attr(name)
+            out.append(attr(*args, **(kwargs or {})) if callable(attr) else attr)
+        return out
+
+    def set_each(self, name: str, values: Sequence[Any]) -> None:
+        """Set attribute `name` on every env, one value each."""
+        for env, value in zip(self.envs, values, strict=True):
+            env.set_wrapper_attr(name, value)
+
+    # Gymnasium's worker loop calls these for its own commands
+    def reset(self, *, seed=None, options=None):
+        raise RuntimeError("a group is reset with reset_group")
 
     def step(self, action):
-        obs, reward, terminated, truncated, info = self.vec.step(action)
-        packed = {"reward": reward, "terminated": terminated, "truncated": truncated, "info": info}
-        return obs, 0.0, False, False, {"group": _Parcel(packed)}
+        raise RuntimeError("a group is stepped with step_group")
 
     def close(self, **kwargs):
-        self.vec.close(**kwargs)
+        for env in self.envs:
+            env.close(**kwargs)
 
 
-def _merge(parts: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
-    """Join the per-group vector infos into one vector info dict (Gymnasium's layout)."""
-    total = sum(sizes)
-    merged: dict[str, Any] = {}
-    keys = {k for part in parts for k in part if not k.startswith("_")}
-    for key in keys:
-        values, masks = [], []
-        for part, n in zip(parts, sizes, strict=True):
-            if key in part:
-                values.append(part[key])
-                masks.append(part.get(f"_{key}", np.ones(n, bool)))
-            else:
-                values.append(None)
-                masks.append(np.zeros(n, bool))
-        if all(isinstance(v, dict) or v is None for v in values):
-            merged[key] = _merge([v or {} for v in values], sizes)
-            merged[f"_{key}"] = np.concatenate(masks)
-            continue
-        template = next(v for v in values if v is not None)
-        out = np.zeros(total, dtype=template.dtype) if isinstance(template, np.ndarray) else None
-        if out is None or template.ndim != 1:
-            out = np.full(total, None, dtype=object)
-        start = 0
-        for v, n in zip(values, sizes, strict=True):
-            if v is not None:
-                out[start : start + n] = v
-            start += n
-        merged[key] = out
-        merged[f"_{key}"] = np.concatenate(masks)
-    return merged
+class _GroupSpec(gym.Env):
+    """What ``AsyncVectorEnv`` sees of a remote group when it sets up: spaces and metadata.
+
+    It makes no env; the worker calls `build` to make the real group.
+    """
+
+    def __init__(self, env_fns, mode, observation_space, action_space, metadata, render_mode):
+        self.env_fns, self.mode = list(env_fns), mode
+        self.observation_space, self.action_space = observation_space, action_space
+        self.metadata, self.render_mode = metadata, render_mode
+
+    def build(self) -> _EnvGroup:
+        return _EnvGroup(self.env_fns, self.mode)
+
+
+class _SpecFactory:
+    """A picklable thunk returning a `_GroupSpec` (Gymnasium calls it once, then the worker)."""
+
+    def __init__(self, spec: _GroupSpec):
+        self.spec = spec
+
+    def __call__(self) -> _GroupSpec:
+        return self.spec
+
+
+_LANE_BYTES = 1 << 18  # a message that does not fit goes over the pipe
+_ON_PIPE, _FAILED = -1, -2  # lengths that mean "read the pipe" and "the worker failed"
+
+
+def _acquire(sem, spin_s: float, interrupted: Callable[[], bool]) -> bool:
+    """Take `sem`, or return False without it if `interrupted()` becomes true first.
+
+    It polls `sem` for up to `spin_s` seconds, yielding the core to anyone who wants
+    it, then sleeps on it, checking `interrupted()` now and then. A process asleep is
+    woken late, and often on the core its peer is using; one that polls and yields is
+    on its own core when the go comes.
+    """
+    if sem.acquire(False):
+        return True
+    end = time.perf_counter() + spin_s
+    while time.perf_counter() < end:
+        os.sched_yield()
+        if sem.acquire(False):
+            return True
+        if interrupted():
+            return sem.acquire(False)
+    while not sem.acquire(timeout=0.05):
+        if interrupted():
+            return sem.acquire(False)
+    return True
+
+
+class _Lane:
+    """One worker's fast lane: a shared buffer and a semaphore each way.
+
+    The hot commands (step and reset of a group) and their answers travel here,
+    pickled into shared memory, with a semaphore saying "your turn": on a busy machine
+    this costs a few microseconds where a pipe's write and wake-up cost a hundred or
+    more. Everything else (Gymnasium's own commands, messages too big for the buffer,
+    errors) goes over Gymnasium's pipe.
+    """
+
+    def __init__(self, ctx):
+        self.go, self.done = ctx.Semaphore(0), ctx.Semaphore(0)
+        self.request, self.answer = ctx.RawArray("B", _LANE_BYTES), ctx.RawArray("B", _LANE_BYTES)
+
+    @staticmethod
+    def put(buffer, obj) -> bool:
+        """Pickle `obj` into `buffer`; False (and the "on the pipe" mark) if it does not fit."""
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(buffer).cast("B")
+        if len(data) > len(view) - 8:
+            view[:8] = _ON_PIPE.to_bytes(8, "little", signed=True)
+            return False
+        view[8 : 8 + len(data)] = data
+        view[:8] = len(data).to_bytes(8, "little", signed=True)
+        return True
+
+    @staticmethod
+    def mark(buffer, length: int) -> None:
+        memoryview(buffer).cast("B")[:8] = length.to_bytes(8, "little", signed=True)
+
+    @staticmethod
+    def take(buffer, conn) -> tuple[bool, Any]:
+        """(ok, object) from `buffer`, or from the pipe when it is marked so."""
+        view = memoryview(buffer).cast("B")
+        length = int.from_bytes(view[:8], "little", signed=True)
+        if length == _FAILED:
+            return False, conn.recv()
+        if length == _ON_PIPE:
+            return True, conn.recv()
+        return True, pickle.loads(view[8 : 8 + length])
+
+
+class _WorkerPipe:
+    """The pipe as Gymnasium's worker loop sees it, with gymkit's lane served on the side.
+
+    While it waits for a command, it answers the group's steps and resets that come
+    through the lane; a command on the pipe (attributes, space checks, close) goes on to
+    Gymnasium's loop. An exception in the group marks the lane "failed" and reaches
+    that loop, which reports it to the main process through the pipe.
+    """
+
+    def __init__(self, conn, lane: _Lane, group: _EnvGroup, spin_s: float):
+        self.conn, self.lane, self.group, self.spin_s = conn, lane, group, spin_s
+
+    def recv(self):
+        lane, conn = self.lane, self.conn
+        while True:
+            if not _acquire(lane.go, self.spin_s, conn.poll):
+                return conn.recv()
+            try:
+                _, (command, data) = _Lane.take(lane.request, conn)
+                if command == _STEP:
+                    answer = self.group.step_group(data)
+                else:
+                    answer = self.group.reset_group(*data)
+            except BaseException:
+                _Lane.mark(lane.answer, _FAILED)
+                lane.done.release()
+                raise
+            fits = _Lane.put(lane.answer, answer)
+            lane.done.release()
+            if not fits:
+                conn.send(answer)
+
+    def send(self, obj) -> None:
+        self.conn.send(obj)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Worker:
+    """Gymnasium's worker loop around one group (the ``worker`` of its AsyncVectorEnv)."""
+
+    def __init__(self, lanes: list[_Lane], spin_s: float):
+        self.lanes, self.spin_s = lanes, spin_s
+
+    def __call__(self, index, env_fn, pipe, parent_pipe, shared_memory, error_queue, *rest):
+        spec = env_fn()
+        group = spec.build()
+        n = len(self.lanes)
+        views = read_from_shared_memory(spec.observation_space, shared_memory, n=n)
+        group.out = list(iterate(batch_space(spec.observation_space, n), views))[index]
+        wrapped = _WorkerPipe(pipe, self.lanes[index], group, self.spin_s)
+        _async_worker(index, lambda: group, wrapped, parent_pipe, shared_memory, error_queue, *rest)
+
+
+def _group_sizes(n: int, workers: int, in_caller: bool) -> list[int]:
+    """Sizes of the groups, the caller's (if any) first; the workers' groups are equal."""
+    if not in_caller:
+        if n % workers:
+            raise ValueError(
+                f"BatchedAsyncVectorEnv: with step_in_caller=False, `num_workers` ({workers}) "
+                f"must divide the number of envs ({n})"
+            )
+        return [n // workers] * workers
+    if workers == 1:
+        return [n]
+    size = -(-n // workers)  # the caller also merges the answers: give it the smaller share
+    if n - (workers - 1) * size < 1:
+        size = n // workers
+    return [n - (workers - 1) * size] + [size] * (workers - 1)
 
 
 class BatchedAsyncVectorEnv(VectorEnv):
-    """Run ``len(env_fns)`` envs in ``num_workers`` processes, each stepping its envs in a row.
+    """Step N envs in groups, one group per core, with one message per group per step.
 
-    Gymnasium's ``AsyncVectorEnv`` sends one message per env per step; with many
-    envs on few cores that traffic and the process switching cost more than the
-    envs. Here each worker steps ``num_envs / num_workers`` envs per message, with
-    observations in shared memory. Sub-env ``i`` is seeded ``seed + i``, so its
-    observations are those of the single env ``env_fns[i]()`` reset with that seed
-    and driven with the same actions. Both autoreset modes are supported.
+    Gymnasium's ``AsyncVectorEnv`` sends one message per env per step, and its main
+    process sits idle while the workers step; with many envs on few cores the traffic
+    and the idle core cost more than the envs. Here the envs are split into
+    ``num_workers`` groups: the calling process steps the first group itself while
+    worker processes step the others (``step_in_caller``), each group stepping its envs
+    in a row and writing their observations straight into shared memory.
+
+    Sub-env ``i`` is seeded ``seed + i``, so its observations are those of the single
+    env ``env_fns[i]()`` reset with that seed and driven with the same actions. All
+    three autoreset modes behave as in Gymnasium's vector envs, infos included.
+
+    A process waiting for the others polls for up to ``spin_s`` seconds before it
+    sleeps: on a busy machine a sleeping process is woken late, often on the core its
+    peer is using. This burns CPU while the caller does other work between steps (at
+    most ``spin_s`` per step and worker); set ``spin_s=0`` when that matters more.
 
     Pick it over ``AsyncVectorEnv`` when envs outnumber cores (e.g. 8 Atari envs on
-    2 cores); for one env per core they are the same.
+    2 cores).
 
     Example:
         >>> import gymnasium as gym
@@ -119,10 +341,15 @@ class BatchedAsyncVectorEnv(VectorEnv):
 
     Args:
         env_fns: functions that make the envs (picklable, as for ``AsyncVectorEnv``).
-        num_workers: worker processes (default: the number of CPUs, at most the envs);
-            must divide the number of envs.
+        num_workers: groups stepped in parallel, the caller's included (default: the
+            CPUs this process may use, at most the number of envs).
         autoreset_mode: Gymnasium's autoreset mode (next-step by default).
-        copy: return fresh observation arrays (default), not views of shared memory.
+        copy: return fresh observation arrays (default), not a reused buffer.
+        step_in_caller: the calling process steps one group (default); if false, every
+            group has a worker process and `num_workers` must divide the number of envs.
+        spin_s: seconds a waiting process polls before sleeping (default: 0.02 when
+            the processes fit the CPUs, else 0).
+        context: the ``multiprocessing`` start method, as for ``AsyncVectorEnv``.
     """
 
     def __init__(
@@ -131,85 +358,237 @@ class BatchedAsyncVectorEnv(VectorEnv):
         num_workers: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        step_in_caller: bool = True,
+        spin_s: float | None = None,
+        context: str | None = None,
     ):
-        n = len(env_fns)
-        positive_int("BatchedAsyncVectorEnv", "len(env_fns)", n)
-        workers = min(os.cpu_count() or 1, n) if num_workers is None else num_workers
+        n = positive_int("BatchedAsyncVectorEnv", "len(env_fns)", len(env_fns))
+        cpus = _available_cpus()
+        workers = min(cpus, n) if num_workers is None else num_workers
         workers = positive_int("BatchedAsyncVectorEnv", "num_workers", workers)
-        if n % workers:
+        if workers > n:
             raise ValueError(
-                f"BatchedAsyncVectorEnv: `num_workers` ({workers}) must divide the number of "
-                f"envs ({n})"
+                f"BatchedAsyncVectorEnv: `num_workers` ({workers}) must be at most the number "
+                f"of envs ({n})"
             )
-        mode = AutoresetMode(autoreset_mode)
-        self.group_size = n // workers
-        groups = [list(env_fns[i : i + self.group_size]) for i in range(0, n, self.group_size)]
-        self.host = gym.vector.AsyncVectorEnv(
-            [_GroupFactory(g, mode) for g in groups], shared_memory=True, copy=False
-        )
-        self.num_envs, self.num_workers, self.copy = n, workers, copy
-        group_obs = self.host.single_observation_space
-        self.single_observation_space = gym.spaces.Box(
-            group_obs.low[0], group_obs.high[0], dtype=group_obs.dtype
-        )
-        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, n)
-        # the workers' envs know their spaces: no extra env is made here to ask them
-        self.single_action_space = self.host.get_attr("single_action_space")[0]
-        self.metadata = self.host.get_attr("metadata")[0]
-        self.render_mode = self.host.get_attr("render_mode")[0]
-        self.action_space = gym.vector.utils.batch_space(self.single_action_space, n)
+        if spin_s is None:
+            spin_s = 0.02 if workers <= cpus else 0.0
+        if not spin_s >= 0:
+            raise ValueError(f"BatchedAsyncVectorEnv: `spin_s` must be >= 0 seconds, got {spin_s}")
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        self.num_envs, self.copy, self.spin_s = n, copy, float(spin_s)
+        self.sizes = _group_sizes(n, workers, step_in_caller)
+        self.num_workers = workers
+        bounds = np.cumsum([0, *self.sizes]).tolist()
+        self._slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
-    def _flat(self, obs: np.ndarray) -> np.ndarray:
-        obs = obs.reshape(self.observation_space.shape)
-        return obs.copy() if self.copy else obs
+        self.local: _EnvGroup | None = None
+        if step_in_caller:
+            self.local = _EnvGroup(env_fns[self._slices[0]], self.autoreset_mode)
+            probe = self.local
+        else:  # one env, made and closed here, tells the spaces
+            probe = _EnvGroup(env_fns[:1], self.autoreset_mode)
+            probe.close()
+        self.single_observation_space = probe.single_observation_space
+        self.single_action_space = probe.single_action_space
+        self.observation_space = batch_space(self.single_observation_space, n)
+        self.action_space = batch_space(self.single_action_space, n)
+        self.metadata = {**probe.metadata, "autoreset_mode": self.autoreset_mode}
+        self.render_mode = probe.render_mode
 
-    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
-        """Reset every env; env ``i`` gets ``seed + i`` (or ``seed[i]``)."""
-        if isinstance(seed, int):
-            seeds = [seed + i * self.group_size for i in range(self.num_workers)]
-        elif seed is None:
-            seeds = None
+        remote = self._slices[1:] if step_in_caller else self._slices
+        self.host: gym.vector.AsyncVectorEnv | None = None
+        self._lanes: list[_Lane] = []
+        if remote:
+            size = self.sizes[-1]
+            specs = [
+                _GroupSpec(
+                    env_fns[s],
+                    self.autoreset_mode,
+                    batch_space(self.single_observation_space, size),
+                    batch_space(self.single_action_space, size),
+                    self.metadata,
+                    self.render_mode,
+                )
+                for s in remote
+            ]
+            ctx = multiprocessing.get_context(context)
+            self._lanes = [_Lane(ctx) for _ in specs]
+            self.host = gym.vector.AsyncVectorEnv(
+                [_SpecFactory(spec) for spec in specs],
+                shared_memory=True,
+                copy=False,
+                context=context,
+                worker=_Worker(self._lanes, self.spin_s),
+                autoreset_mode=self.autoreset_mode,
+            )
+        self._box = isinstance(self.single_observation_space, spaces.Box)
+        self._obs = create_empty_array(self.single_observation_space, n)
+
+    # --- talking to the groups ------------------------------------------------------------------
+
+    def _run(self, command: str, remote_args: list, local_call: Callable[[], Any]) -> list:
+        """Send `command` to every worker, run `local_call` here, gather the answers in order."""
+        pipes = self.host.parent_pipes if self.host is not None else []
+        for lane, pipe, args in zip(self._lanes, pipes, remote_args, strict=True):
+            fits = _Lane.put(lane.request, (command, args))
+            lane.go.release()
+            if not fits:
+                pipe.send((command, args))
+        answers, successes = [], []
+        try:
+            if self.local is not None:
+                answers.append(local_call())
+        finally:  # collect every worker's answer even when the caller's group raised
+            for lane, pipe in zip(self._lanes, pipes, strict=True):
+                if not _acquire(lane.done, self.spin_s, pipe.poll):
+                    raise RuntimeError(  # the pipe spoke first: the worker is gone
+                        "BatchedAsyncVectorEnv: a worker process ended while stepping"
+                    )
+                ok, answer = _Lane.take(lane.answer, pipe)
+                answers.append(answer)
+                successes.append(ok)
+        if not all(successes):
+            self.host._raise_if_errors(successes)
+        return answers
+
+    def _gather_obs(self) -> Any:
+        parts = [self.local.out] if self.local is not None else []
+        if self.host is not None:
+            parts += list(iterate(self.host.observation_space, self.host.observations))
+        if self._box:
+            out = None if self.copy else self._obs
+            return np.concatenate(parts, axis=0, out=out)
+        group_space = [self.local.observation_space] if self.local is not None else []
+        if self.host is not None:
+            group_space += [self.host.single_observation_space] * self.host.num_envs
+        pairs = zip(group_space, parts, strict=True)
+        items = [item for sp, part in pairs for item in iterate(sp, part)]
+        obs = concatenate(self.single_observation_space, items, self._obs)
+        return deepcopy(obs) if self.copy else obs
+
+    def _split(self, values: Sequence[Any]) -> list[Any]:
+        return [values[s] for s in self._slices]
+
+    def _merge_infos(self, infos: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
+        """The infos in Gymnasium's vector layout (``info[key][i]`` with mask ``info["_key"]``)."""
+        first = infos[0]
+        if first is not None and all(info is not None for info in infos):
+            keys = tuple(first)
+            fast = "final_obs" not in first and all(tuple(info) == keys for info in infos)
+            if fast:
+                merged: dict[str, Any] = {}
+                for key in keys:
+                    kind = type(first[key])
+                    values = [info[key] for info in infos]
+                    if not (kind in (int, float, bool) or issubclass(kind, np.number)) or any(
+                        type(v) is not kind for v in values
+                    ):
+                        break
+                    merged[key] = np.array(values, dtype=kind)
+                    merged[f"_{key}"] = np.ones(self.num_envs, dtype=np.bool_)
+                else:
+                    return merged
+        merged = {}
+        for i, info in enumerate(infos):
+            if info is not None:
+                merged = self._add_info(merged, info, i)
+        return merged
+
+    # --- the VectorEnv API ----------------------------------------------------------------------
+
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options=None):
+        """Reset the envs; env ``i`` gets ``seed + i`` (or ``seed[i]``).
+
+        With ``options={"reset_mask": mask}`` only the envs where `mask` is true are reset
+        (for ``autoreset_mode="disabled"``), as in Gymnasium's vector envs.
+        """
+        if seed is None or isinstance(seed, int):
+            seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
         else:
-            if len(seed) != self.num_envs:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
                 raise ValueError(
                     f"BatchedAsyncVectorEnv: `seed` needs one seed per env ({self.num_envs}), "
-                    f"got {len(seed)}"
+                    f"got {len(seeds)}"
                 )
-            seeds = [
-                list(seed[i : i + self.group_size])
-                for i in range(0, self.num_envs, self.group_size)
-            ]
-        obs, info = self.host.reset(seed=seeds, options=options)
-        parts = [parcel.payload for parcel in info["group"]]
-        return self._flat(obs), _merge(parts, [self.group_size] * self.num_workers)
+        mask = None
+        if options is not None and "reset_mask" in options:
+            options = dict(options)
+            mask = np.asarray(options.pop("reset_mask"))
+            if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
+                raise ValueError(
+                    "BatchedAsyncVectorEnv: `options['reset_mask']` must be a bool array of "
+                    f"shape ({self.num_envs},), got {mask.dtype} {mask.shape}"
+                )
+        masks = self._split(mask) if mask is not None else [None] * len(self.sizes)
+        args = list(zip(self._split(seeds), [options] * len(self.sizes), masks, strict=True))
+        local_args = args.pop(0) if self.local is not None else None
+        answers = self._run(_RESET, args, lambda: self.local.reset_group(*local_args))
+        infos = [info for group in answers for info in group]
+        return self._gather_obs(), self._merge_infos(infos)
 
     def step(self, actions):
         """Step every env; episodes end and restart as in Gymnasium's autoreset mode."""
-        actions = np.asarray(actions).reshape(
-            self.num_workers, self.group_size, *self.single_action_space.shape
-        )
-        obs, _, _, _, info = self.host.step(actions)
-        packed = [parcel.payload for parcel in info["group"]]
-        reward = np.concatenate([p["reward"] for p in packed])
-        terminated = np.concatenate([p["terminated"] for p in packed])
-        truncated = np.concatenate([p["truncated"] for p in packed])
-        merged = _merge([p["info"] for p in packed], [self.group_size] * self.num_workers)
-        return self._flat(obs), reward, terminated, truncated, merged
+        if isinstance(actions, np.ndarray) or not isinstance(
+            self.single_action_space, (spaces.Dict, spaces.Tuple)
+        ):
+            actions = np.asarray(actions)
+            if len(actions) != self.num_envs:
+                raise ValueError(
+                    f"BatchedAsyncVectorEnv.step: `actions` needs one action per env "
+                    f"({self.num_envs}), got {len(actions)}"
+                )
+        else:
+            actions = list(iterate(self.action_space, actions))
+        parts = self._split(actions)
+        local_actions = parts.pop(0) if self.local is not None else None
+        answers = self._run(_STEP, parts, lambda: self.local.step_group(local_actions))
+        rewards = np.array([r for a in answers for r in a[0]], dtype=np.float64)
+        terminated = np.array([t for a in answers for t in a[1]], dtype=np.bool_)
+        truncated = np.array([t for a in answers for t in a[2]], dtype=np.bool_)
+        infos = self._merge_infos([info for a in answers for info in a[3]])
+        return self._gather_obs(), rewards, terminated, truncated, infos
+
+    def call(self, name: str, *args, **kwargs) -> tuple:
+        """Call method `name` (or read attribute `name`) of every sub-env."""
+        parts = [] if self.local is None else [self.local.call_each(name, args, kwargs)]
+        if self.host is not None:
+            parts += self.host.call("call_each", name, args, kwargs)
+        return tuple(value for part in parts for value in part)
+
+    def get_attr(self, name: str) -> tuple:
+        """Attribute `name` of every sub-env."""
+        return self.call(name)
+
+    def set_attr(self, name: str, values: Any) -> None:
+        """Set attribute `name` of every sub-env (one value for all, or one per env)."""
+        if not isinstance(values, (list, tuple)):
+            values = [values] * self.num_envs
+        if len(values) != self.num_envs:
+            raise ValueError(
+                f"BatchedAsyncVectorEnv.set_attr: `values` needs one value per env "
+                f"({self.num_envs}), got {len(values)}"
+            )
+        parts = self._split(list(values))
+        if self.local is not None:
+            self.local.set_each(name, parts.pop(0))
+        if self.host is not None:
+            for pipe, part in zip(self.host.parent_pipes, parts, strict=True):
+                pipe.send(("_call", ("set_each", (name, part), {})))
+            _, successes = zip(*[pipe.recv() for pipe in self.host.parent_pipes], strict=True)
+            self.host._raise_if_errors(successes)
+
+    def render(self) -> tuple | None:
+        """Each sub-env's render (``render_mode`` set when the envs were made)."""
+        return self.call("render")
 
     def close_extras(self, **kwargs):
-        """Close the worker processes."""
-        if hasattr(self, "host"):  # absent when __init__ failed before starting them
+        """Close the envs here and the worker processes."""
+        if getattr(self, "local", None) is not None:
+            self.local.close()
+        if getattr(self, "host", None) is not None:
             self.host.close(**kwargs)
-
-
-class _GroupFactory:
-    """A picklable thunk that makes one `_EnvGroup` in a worker process."""
-
-    def __init__(self, env_fns, mode):
-        self.env_fns, self.mode = env_fns, mode
-
-    def __call__(self) -> _EnvGroup:
-        return _EnvGroup(self.env_fns, self.mode)
 
 
 class _AtariFactory:
@@ -246,7 +625,8 @@ def make_atari_vector(
         game: the game, as for `make_atari`.
         num_envs: number of envs.
         profile: an Atari profile name or `AtariProfile`.
-        num_workers: worker processes (default: CPUs, at most ``num_envs``).
+        num_workers: groups stepped in parallel, the caller's included (default: CPUs,
+            at most ``num_envs``).
         autoreset_mode: Gymnasium's autoreset mode.
         **overrides: `AtariProfile` fields, as for `make_atari`.
     """

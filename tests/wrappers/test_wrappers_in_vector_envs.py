@@ -103,15 +103,6 @@ def test_batched_async_vector_env_matches_single_envs_in_both_autoreset_modes():
         venv.close()
 
 
-def test_batched_async_vector_env_bad_arguments():
-    with pytest.raises(
-        ValueError, match=r"`num_workers` \(3\) must divide the number of envs \(4\)"
-    ):
-        gw.BatchedAsyncVectorEnv([STACKS["grayscale"]] * 4, num_workers=3)
-    with pytest.raises(ValueError, match="`num_workers` must be >= 1"):
-        gw.BatchedAsyncVectorEnv([STACKS["grayscale"]] * 4, num_workers=0)
-
-
 @pytest.mark.slow
 def test_atari_vector_env_gives_the_single_env_observations():
     venv = gw.make_atari_vector("Breakout", 4, num_workers=2)
