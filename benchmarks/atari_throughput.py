@@ -270,7 +270,8 @@ def pipelines() -> dict[str, Callable[[str], Callable[[], int]]]:
         "bare emulator": bare,
         "minimal Python loop": minimal,
         "gymkit single env (gymnasium profile)": gymkit_single,
-        "gymkit vector, 8 envs, 2 workers": gymkit_vector(8, 2),
+        "gymkit vector, 8 envs on 2 cores": gymkit_vector(8, 2),
+        "gymkit vector, 16 envs on 2 cores": gymkit_vector(16, 2),
         "Gymnasium AtariPreprocessing + FrameStackObservation": gymnasium_stack,
         "SB3 AtariWrapper + VecFrameStack": sb3_stack,
         "ale-py AtariVectorEnv, 1 env": ale_vector(1, 1),
@@ -328,6 +329,16 @@ def main() -> None:
             f"| {statistics.median(rb):.2f} ({min(rb):.2f}–{max(rb):.2f}) "
             f"| {statistics.median(rm):.2f} ({min(rm):.2f}–{max(rm):.2f}) |"
         )
+
+    anchor = "ale-py AtariVectorEnv, 8 envs, 2 threads"
+    ours = [name for name in chunks if name.startswith("gymkit vector")]
+    if anchor in samples and ours:
+        print(f"\nVector envs against {anchor}, per round: median (min-max)\n")
+        print("| pipeline | × ale-py vector |")
+        print("|---|---|")
+        for name in ours:
+            r = [a / b for a, b in zip(samples[name], samples[anchor], strict=True)]
+            print(f"| {name} | {statistics.median(r):.2f} ({min(r):.2f}–{max(r):.2f}) |")
 
     print(
         "\nGeneric path (synthetic 210x160x3 env): gray + resize 84 AREA + stack 4, µs per step\n"

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import pickle
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ClosedEnvironmentError
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.async_vector_env import _async_worker
 from gymnasium.vector.utils import (
@@ -55,7 +57,27 @@ class _EnvGroup(gym.Env):
     """
 
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], autoreset_mode: AutoresetMode):
-        self.envs = [fn() for fn in env_fns]
+        self.envs: list[gym.Env] = []
+        try:
+            for fn in env_fns:
+                self.envs.append(fn())
+            self._check_spaces()
+        except BaseException:
+            self.close()
+            raise
+        first = self.envs[0]
+        self.single_observation_space = first.observation_space
+        self.single_action_space = first.action_space
+        self.observation_space = batch_space(first.observation_space, len(self.envs))
+        self.action_space = batch_space(first.action_space, len(self.envs))
+        self.metadata = dict(first.metadata)
+        self.render_mode = first.render_mode
+        self.mode = autoreset_mode
+        self.out = create_empty_array(first.observation_space, len(self.envs))
+        self._obs: list[Any] = [None] * len(self.envs)
+        self._ended = [False] * len(self.envs)
+
+    def _check_spaces(self) -> None:
         first = self.envs[0]
         for i, env in enumerate(self.envs[1:], 1):
             if env.observation_space != first.observation_space:
@@ -68,16 +90,6 @@ class _EnvGroup(gym.Env):
                     f"BatchedAsyncVectorEnv: env {i} has action space {env.action_space}, "
                     f"env 0 has {first.action_space}; all must match"
                 )
-        self.single_observation_space = first.observation_space
-        self.single_action_space = first.action_space
-        self.observation_space = batch_space(first.observation_space, len(self.envs))
-        self.action_space = batch_space(first.action_space, len(self.envs))
-        self.metadata = dict(first.metadata)
-        self.render_mode = first.render_mode
-        self.mode = autoreset_mode
-        self.out = create_empty_array(first.observation_space, len(self.envs))
-        self._obs: list[Any] = [None] * len(self.envs)
-        self._ended = [False] * len(self.envs)
 
     def reset_group(self, seeds: Sequence[int | None], options, mask) -> list[dict | None]:
         """Reset the envs (those where `mask` is true, if given); infos, None where not reset."""
@@ -171,8 +183,8 @@ _LANE_BYTES = 1 << 18  # a message that does not fit goes over the pipe
 _ON_PIPE, _FAILED = -1, -2  # lengths that mean "read the pipe" and "the worker failed"
 
 
-def _acquire(sem, spin_s: float, interrupted: Callable[[], bool]) -> bool:
-    """Take `sem`, or return False without it if `interrupted()` becomes true first.
+def _acquire(sem, spin_s: float, interrupted: Callable[[], bool], timeout=None) -> bool:
+    """Take `sem`; False without it if `interrupted()` turns true or `timeout` passes first.
 
     It polls `sem` for up to `spin_s` seconds, yielding the core to anyone who wants
     it, then sleeps on it, checking `interrupted()` now and then. A process asleep is
@@ -181,17 +193,23 @@ def _acquire(sem, spin_s: float, interrupted: Callable[[], bool]) -> bool:
     """
     if sem.acquire(False):
         return True
-    end = time.perf_counter() + spin_s
+    now = time.perf_counter()
+    deadline = None if timeout is None else now + timeout
+    end = now + spin_s if deadline is None else min(now + spin_s, deadline)
     while time.perf_counter() < end:
         os.sched_yield()
         if sem.acquire(False):
             return True
         if interrupted():
             return sem.acquire(False)
-    while not sem.acquire(timeout=0.05):
+    while True:
+        wait = 0.05 if deadline is None else min(0.05, deadline - time.perf_counter())
+        if wait <= 0:
+            return sem.acquire(False)
+        if sem.acquire(timeout=wait):
+            return True
         if interrupted():
             return sem.acquire(False)
-    return True
 
 
 class _Lane:
@@ -259,11 +277,11 @@ class _WorkerPipe:
                     answer = self.group.step_group(data)
                 else:
                     answer = self.group.reset_group(*data)
+                fits = _Lane.put(lane.answer, answer)
             except BaseException:
                 _Lane.mark(lane.answer, _FAILED)
                 lane.done.release()
                 raise
-            fits = _Lane.put(lane.answer, answer)
             lane.done.release()
             if not fits:
                 conn.send(answer)
@@ -283,7 +301,12 @@ class _Worker:
 
     def __call__(self, index, env_fn, pipe, parent_pipe, shared_memory, error_queue, *rest):
         spec = env_fn()
-        group = spec.build()
+        try:
+            group = spec.build()
+        except BaseException as error:  # report it as Gymnasium's loop would, then stop
+            error_queue.put((index, type(error), error, traceback.format_exc()))
+            pipe.send((None, False))
+            return
         n = len(self.lanes)
         views = read_from_shared_memory(spec.observation_space, shared_memory, n=n)
         group.out = list(iterate(batch_space(spec.observation_space, n), views))[index]
@@ -302,7 +325,8 @@ def _group_sizes(n: int, workers: int, in_caller: bool) -> list[int]:
         return [n // workers] * workers
     if workers == 1:
         return [n]
-    size = -(-n // workers)  # the caller also merges the answers: give it the smaller share
+    # the caller also merges the answers: it gets the smaller share where the split allows
+    size = -(-n // workers)
     if n - (workers - 1) * size < 1:
         size = n // workers
     return [n - (workers - 1) * size] + [size] * (workers - 1)
@@ -375,7 +399,13 @@ class BatchedAsyncVectorEnv(VectorEnv):
             spin_s = 0.02 if workers <= cpus else 0.0
         if not spin_s >= 0:
             raise ValueError(f"BatchedAsyncVectorEnv: `spin_s` must be >= 0 seconds, got {spin_s}")
-        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        try:
+            self.autoreset_mode = AutoresetMode(autoreset_mode)
+        except ValueError:
+            raise ValueError(
+                "BatchedAsyncVectorEnv: `autoreset_mode` must be one of "
+                f"{[m.value for m in AutoresetMode]}, got {autoreset_mode!r}"
+            ) from None
         self.num_envs, self.copy, self.spin_s = n, copy, float(spin_s)
         self.sizes = _group_sizes(n, workers, step_in_caller)
         self.num_workers = workers
@@ -399,22 +429,36 @@ class BatchedAsyncVectorEnv(VectorEnv):
         remote = self._slices[1:] if step_in_caller else self._slices
         self.host: gym.vector.AsyncVectorEnv | None = None
         self._lanes: list[_Lane] = []
+        self._pending: list[bool] = [False] * len(remote)
+        self._ended = np.zeros(n, dtype=np.bool_)
         if remote:
-            size = self.sizes[-1]
-            specs = [
-                _GroupSpec(
-                    env_fns[s],
-                    self.autoreset_mode,
-                    batch_space(self.single_observation_space, size),
-                    batch_space(self.single_action_space, size),
-                    self.metadata,
-                    self.render_mode,
-                )
-                for s in remote
-            ]
-            ctx = multiprocessing.get_context(context)
-            self._lanes = [_Lane(ctx) for _ in specs]
-            self.host = gym.vector.AsyncVectorEnv(
+            try:
+                self.host = self._start_workers(env_fns, remote, context)
+            except BaseException:
+                if self.local is not None:
+                    self.local.close()
+                self.local, self.closed = None, True
+                raise
+        self._box = isinstance(self.single_observation_space, spaces.Box)
+        self._obs = create_empty_array(self.single_observation_space, n)
+
+    def _start_workers(self, env_fns, remote: list[slice], context) -> gym.vector.AsyncVectorEnv:
+        size = self.sizes[-1]
+        specs = [
+            _GroupSpec(
+                env_fns[s],
+                self.autoreset_mode,
+                batch_space(self.single_observation_space, size),
+                batch_space(self.single_action_space, size),
+                self.metadata,
+                self.render_mode,
+            )
+            for s in remote
+        ]
+        self._lanes = [_Lane(multiprocessing.get_context(context)) for _ in specs]
+        host = gym.vector.AsyncVectorEnv.__new__(gym.vector.AsyncVectorEnv)
+        try:
+            host.__init__(
                 [_SpecFactory(spec) for spec in specs],
                 shared_memory=True,
                 copy=False,
@@ -422,32 +466,61 @@ class BatchedAsyncVectorEnv(VectorEnv):
                 worker=_Worker(self._lanes, self.spin_s),
                 autoreset_mode=self.autoreset_mode,
             )
-        self._box = isinstance(self.single_observation_space, spaces.Box)
-        self._obs = create_empty_array(self.single_observation_space, n)
+        except BaseException:  # stop the workers already started, whatever failed
+            for process in getattr(host, "processes", []):
+                if process.is_alive():
+                    process.terminate()
+                process.join()
+            host.closed = True
+            raise
+        return host
 
     # --- talking to the groups ------------------------------------------------------------------
 
     def _run(self, command: str, remote_args: list, local_call: Callable[[], Any]) -> list:
         """Send `command` to every worker, run `local_call` here, gather the answers in order."""
+        if self.closed:
+            raise ClosedEnvironmentError("BatchedAsyncVectorEnv: the env is closed")
+        self._collect(only_pending=True)  # what an interrupted call left unanswered
         pipes = self.host.parent_pipes if self.host is not None else []
-        for lane, pipe, args in zip(self._lanes, pipes, remote_args, strict=True):
+        for j, (lane, pipe, args) in enumerate(zip(self._lanes, pipes, remote_args, strict=True)):
+            if pipe is None:
+                raise RuntimeError(
+                    f"BatchedAsyncVectorEnv: worker {j} failed earlier; close the env"
+                )
             fits = _Lane.put(lane.request, (command, args))
             lane.go.release()
+            self._pending[j] = True
             if not fits:
                 pipe.send((command, args))
-        answers, successes = [], []
-        try:
-            if self.local is not None:
+        answers, local_error = [], None
+        if self.local is not None:
+            try:
                 answers.append(local_call())
-        finally:  # collect every worker's answer even when the caller's group raised
-            for lane, pipe in zip(self._lanes, pipes, strict=True):
-                if not _acquire(lane.done, self.spin_s, pipe.poll):
-                    raise RuntimeError(  # the pipe spoke first: the worker is gone
-                        "BatchedAsyncVectorEnv: a worker process ended while stepping"
-                    )
-                ok, answer = _Lane.take(lane.answer, pipe)
-                answers.append(answer)
-                successes.append(ok)
+            except BaseException as error:  # the workers' answers are collected first
+                local_error = error
+        try:
+            answers += self._collect()
+        finally:
+            if local_error is not None:
+                raise local_error
+        return answers
+
+    def _collect(self, only_pending: bool = False) -> list:
+        """The workers' answers (to the pending calls only, if asked); raises their errors."""
+        answers, successes = [], []
+        for j, lane in enumerate(self._lanes):
+            if only_pending and not self._pending[j]:
+                successes.append(True)
+                continue
+            pipe = self.host.parent_pipes[j]
+            got = _acquire(lane.done, self.spin_s, pipe.poll)
+            self._pending[j] = False
+            if not got:  # the pipe spoke first: the worker is gone
+                raise RuntimeError(f"BatchedAsyncVectorEnv: worker {j} ended while stepping")
+            ok, answer = _Lane.take(lane.answer, pipe)
+            answers.append(answer)
+            successes.append(ok)
         if not all(successes):
             self.host._raise_if_errors(successes)
         return answers
@@ -516,15 +589,19 @@ class BatchedAsyncVectorEnv(VectorEnv):
         if options is not None and "reset_mask" in options:
             options = dict(options)
             mask = np.asarray(options.pop("reset_mask"))
-            if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
+            if mask.dtype != np.bool_ or mask.shape != (self.num_envs,) or not mask.any():
                 raise ValueError(
                     "BatchedAsyncVectorEnv: `options['reset_mask']` must be a bool array of "
-                    f"shape ({self.num_envs},), got {mask.dtype} {mask.shape}"
+                    f"shape ({self.num_envs},) with a True, got {mask.dtype} {mask.shape}"
                 )
         masks = self._split(mask) if mask is not None else [None] * len(self.sizes)
         args = list(zip(self._split(seeds), [options] * len(self.sizes), masks, strict=True))
         local_args = args.pop(0) if self.local is not None else None
         answers = self._run(_RESET, args, lambda: self.local.reset_group(*local_args))
+        if mask is None:
+            self._ended[:] = False
+        else:
+            self._ended[mask] = False
         infos = [info for group in answers for info in group]
         return self._gather_obs(), self._merge_infos(infos)
 
@@ -541,6 +618,12 @@ class BatchedAsyncVectorEnv(VectorEnv):
                 )
         else:
             actions = list(iterate(self.action_space, actions))
+        if self.autoreset_mode == AutoresetMode.DISABLED and self._ended.any():
+            raise RuntimeError(
+                f"BatchedAsyncVectorEnv.step: envs {np.flatnonzero(self._ended).tolist()} ended "
+                "their episodes; with autoreset disabled, reset them first "
+                "(reset(options={'reset_mask': terminated | truncated}))"
+            )
         parts = self._split(actions)
         local_actions = parts.pop(0) if self.local is not None else None
         answers = self._run(_STEP, parts, lambda: self.local.step_group(local_actions))
@@ -548,14 +631,27 @@ class BatchedAsyncVectorEnv(VectorEnv):
         terminated = np.array([t for a in answers for t in a[1]], dtype=np.bool_)
         truncated = np.array([t for a in answers for t in a[2]], dtype=np.bool_)
         infos = self._merge_infos([info for a in answers for info in a[3]])
+        if self.autoreset_mode == AutoresetMode.DISABLED:
+            self._ended = terminated | truncated
         return self._gather_obs(), rewards, terminated, truncated, infos
 
     def call(self, name: str, *args, **kwargs) -> tuple:
         """Call method `name` (or read attribute `name`) of every sub-env."""
+        self._collect(only_pending=True)
         parts = [] if self.local is None else [self.local.call_each(name, args, kwargs)]
         if self.host is not None:
             parts += self.host.call("call_each", name, args, kwargs)
         return tuple(value for part in parts for value in part)
+
+    @property
+    def np_random_seed(self) -> tuple:
+        """Each sub-env's ``np_random_seed``, as in Gymnasium's vector envs."""
+        return self.get_attr("np_random_seed")
+
+    @property
+    def np_random(self) -> tuple:
+        """Each sub-env's ``np_random``."""
+        return self.get_attr("np_random")
 
     def get_attr(self, name: str) -> tuple:
         """Attribute `name` of every sub-env."""
@@ -571,6 +667,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
                 f"({self.num_envs}), got {len(values)}"
             )
         parts = self._split(list(values))
+        self._collect(only_pending=True)
         if self.local is not None:
             self.local.set_each(name, parts.pop(0))
         if self.host is not None:
@@ -583,12 +680,32 @@ class BatchedAsyncVectorEnv(VectorEnv):
         """Each sub-env's render (``render_mode`` set when the envs were made)."""
         return self.call("render")
 
-    def close_extras(self, **kwargs):
-        """Close the envs here and the worker processes."""
+    def close_extras(self, timeout: float | None = None, terminate: bool = False):
+        """Close the envs here and the worker processes.
+
+        A worker still busy with an interrupted step gets `timeout` seconds (None: as
+        long as it takes) before it is terminated, as in ``AsyncVectorEnv``.
+        """
         if getattr(self, "local", None) is not None:
             self.local.close()
-        if getattr(self, "host", None) is not None:
-            self.host.close(**kwargs)
+        host = getattr(self, "host", None)
+        if host is None:
+            return
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        for j, lane in enumerate(self._lanes):
+            pipe = host.parent_pipes[j]
+            if terminate or not self._pending[j] or pipe is None:
+                continue
+            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            if _acquire(lane.done, 0.0, pipe.poll, timeout=left):
+                self._pending[j] = False
+                _Lane.take(lane.answer, pipe)
+            else:
+                terminate = True
+        try:
+            host.close(timeout=timeout, terminate=terminate)
+        except (OSError, EOFError):  # a worker that died: stop the others all the same
+            host.close(terminate=True)
 
 
 class _AtariFactory:

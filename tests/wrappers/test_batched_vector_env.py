@@ -2,6 +2,13 @@
 flag and info (dtypes and masks included) in the three autoreset modes, for every way
 of splitting the envs; errors, big messages, attributes and start methods."""
 
+import functools
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -177,6 +184,8 @@ def test_bad_arguments_name_the_argument():
         BatchedAsyncVectorEnv([FakeImageEnv] * 4, num_workers=5)
     with pytest.raises(ValueError, match="`num_workers` must be >= 1"):
         BatchedAsyncVectorEnv([FakeImageEnv] * 4, num_workers=0)
+    with pytest.raises(ValueError, match="`autoreset_mode` must be one of"):
+        BatchedAsyncVectorEnv([FakeImageEnv] * 4, autoreset_mode="sometimes")
     with pytest.raises(ValueError, match="`spin_s` must be >= 0"):
         BatchedAsyncVectorEnv([FakeImageEnv] * 4, spin_s=-1)
     with pytest.raises(ValueError, match="env 1 has observation space"):
@@ -190,3 +199,145 @@ def test_bad_arguments_name_the_argument():
     with pytest.raises(ValueError, match=r"`options\['reset_mask'\]` must be a bool array"):
         venv.reset(options={"reset_mask": np.ones(3, bool)})
     venv.close()
+
+
+class SlowInWorkersEnv(FakeImageEnv):
+    """Steps take `delay` seconds, but only in processes other than `parent_pid`."""
+
+    def __init__(self, parent_pid, delay, **kwargs):
+        super().__init__(**kwargs)
+        self.parent_pid, self.delay = parent_pid, delay
+
+    def step(self, action):
+        if os.getpid() != self.parent_pid:
+            time.sleep(self.delay)
+        return super().step(action)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _interrupt_after(seconds):
+    def handler(signum, frame):
+        raise Interrupted
+
+    signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def test_a_step_interrupted_while_waiting_is_finished_before_the_next():
+    make = functools.partial(SlowInWorkersEnv, os.getpid(), 0.3, episode_length=50)
+    venv = BatchedAsyncVectorEnv([make] * 2, num_workers=2, spin_s=0)
+    sync = SyncVectorEnv([make] * 2)
+    try:
+        venv.reset(seed=0)
+        sync.reset(seed=0)
+        _interrupt_after(0.1)
+        with pytest.raises(Interrupted):
+            venv.step(np.array([1, 1]))
+        sync.step(np.array([1, 1]))
+        obs, reward, *_, info = venv.step(np.array([2, 2]))
+        want_obs, want_reward, *_, want_info = sync.step(np.array([2, 2]))
+        assert np.array_equal(obs, want_obs) and np.array_equal(reward, want_reward)
+        _assert_same_info(info, want_info, "after the interrupt")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        venv.close()
+
+
+def test_close_gives_a_busy_worker_timeout_seconds_then_terminates_it():
+    make = functools.partial(SlowInWorkersEnv, os.getpid(), 5.0)
+    venv = BatchedAsyncVectorEnv([make] * 2, num_workers=2, spin_s=0)
+    venv.reset(seed=0)
+    _interrupt_after(0.1)
+    try:
+        with pytest.raises(Interrupted):
+            venv.step(np.array([1, 1]))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    start = time.perf_counter()
+    venv.close(timeout=0.5)
+    assert time.perf_counter() - start < 3.0
+    assert not any(p.is_alive() for p in venv.host.processes)
+
+
+class UnpicklableInfoEnv(FakeImageEnv):
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, terminated, truncated, {**info, "lock": threading.Lock()}
+
+
+@pytest.mark.filterwarnings("ignore:.*(Worker|Traceback|Raising):UserWarning")
+def test_an_answer_that_cannot_be_pickled_raises_the_pickling_error():
+    venv = BatchedAsyncVectorEnv([UnpicklableInfoEnv] * 2, num_workers=2)
+    venv.reset(seed=0)
+    with pytest.raises(TypeError, match="pickle"):
+        venv.step(np.zeros(2, np.int64))
+    venv.close()
+
+
+@pytest.mark.filterwarnings("ignore:.*(Worker|Traceback|Raising):UserWarning")
+def test_caller_and_worker_failing_together_raise_and_close_cleanly():
+    venv = BatchedAsyncVectorEnv([FailingEnv] * 4 + [FakeImageEnv] * 2, num_workers=3)
+    assert venv.sizes == [2, 2, 2]
+    venv.reset(seed=0)
+    for _ in range(3):
+        venv.step(np.zeros(6, np.int64))
+    with pytest.raises(ValueError, match="boom at step 3"):
+        venv.step(np.zeros(6, np.int64))
+    venv.close()
+    assert venv.closed and not any(p.is_alive() for p in venv.host.processes)
+    with pytest.raises(gym.error.ClosedEnvironmentError):
+        venv.step(np.zeros(6, np.int64))
+
+
+class BrokenEnv(FakeImageEnv):
+    def __init__(self):
+        raise RuntimeError("cannot build this env")
+
+
+@pytest.mark.filterwarnings("ignore:.*(Worker|Traceback|Raising):UserWarning")
+def test_an_env_that_fails_to_build_in_a_worker_raises_its_error_and_leaks_nothing():
+    closed = []
+
+    class Tracked(FakeImageEnv):
+        def close(self):
+            closed.append(self)
+
+    with pytest.raises(RuntimeError, match="cannot build this env"):
+        BatchedAsyncVectorEnv([Tracked, Tracked, BrokenEnv, BrokenEnv], num_workers=2)
+    assert len(closed) == 2  # the caller's group was closed
+    assert not multiprocessing.active_children()
+
+
+def test_disabled_autoreset_refuses_to_step_an_ended_env_and_stays_usable():
+    venv = BatchedAsyncVectorEnv(
+        [lambda: FakeImageEnv(episode_length=2)] * 4,
+        num_workers=2,
+        autoreset_mode=AutoresetMode.DISABLED,
+    )
+    try:
+        venv.reset(seed=0)
+        venv.step(np.zeros(4, np.int64))
+        _, _, terminated, _, _ = venv.step(np.zeros(4, np.int64))
+        assert terminated.all()
+        with pytest.raises(RuntimeError, match=r"envs \[0, 1, 2, 3\] ended"):
+            venv.step(np.zeros(4, np.int64))
+        with pytest.raises(ValueError, match="with a True"):
+            venv.reset(options={"reset_mask": np.zeros(4, bool)})
+        venv.reset(options={"reset_mask": terminated})
+        venv.step(np.zeros(4, np.int64))
+    finally:
+        venv.close()
+
+
+def test_np_random_seed_is_per_env():
+    venv = BatchedAsyncVectorEnv([FakeImageEnv] * 4, num_workers=2)
+    sync = SyncVectorEnv([FakeImageEnv] * 4)
+    try:
+        venv.reset(seed=3)
+        sync.reset(seed=3)
+        assert venv.np_random_seed == sync.np_random_seed == (3, 4, 5, 6)
+    finally:
+        venv.close()
