@@ -39,7 +39,7 @@ from gymkit.wrappers._checks import positive_int
 
 __all__ = ["BatchedAsyncVectorEnv", "make_atari_vector"]
 
-_STEP, _RESET = "gymkit_group_step", "gymkit_group_reset"
+_STEP, _STEP_RAW, _RESET = "gymkit_group_step", "gymkit_group_step_raw", "gymkit_group_reset"
 
 
 def _available_cpus() -> int:
@@ -273,7 +273,10 @@ class _WorkerPipe:
                 return conn.recv()
             try:
                 _, (command, data) = _Lane.take(lane.request, conn)
-                if command == _STEP:
+                if command == _STEP_RAW:  # actions as (dtype, shape, bytes): cheaper to pickle
+                    dtype, shape, raw = data
+                    answer = self.group.step_group(np.frombuffer(raw, dtype).reshape(shape).copy())
+                elif command == _STEP:
                     answer = self.group.step_group(data)
                 else:
                     answer = self.group.reset_group(*data)
@@ -525,15 +528,25 @@ class BatchedAsyncVectorEnv(VectorEnv):
             self.host._raise_if_errors(successes)
         return answers
 
-    def _gather_obs(self) -> Any:
-        parts = [self.local.out] if self.local is not None else []
-        if self.host is not None:
-            parts += list(iterate(self.host.observation_space, self.host.observations))
+    def _prepare_out(self) -> None:
+        """Point the caller's group at the rows of the array the call will return."""
         if self._box:
-            out = None if self.copy else self._obs
-            return np.concatenate(parts, axis=0, out=out)
+            self._out = self._obs if not self.copy else np.empty_like(self._obs)
+            if self.local is not None:
+                self.local.out = self._out[self._slices[0]]
+
+    def _gather_obs(self) -> Any:
+        """The observations: the caller's group wrote its rows, the workers' are copied in."""
+        if self._box:
+            out = self._out
+            if self.host is not None:
+                start = self._slices[1].start if self.local is not None else 0
+                out[start:] = self.host.observations.reshape(out[start:].shape)
+            return out
+        parts = [self.local.out] if self.local is not None else []
         group_space = [self.local.observation_space] if self.local is not None else []
         if self.host is not None:
+            parts += list(iterate(self.host.observation_space, self.host.observations))
             group_space += [self.host.single_observation_space] * self.host.num_envs
         pairs = zip(group_space, parts, strict=True)
         items = [item for sp, part in pairs for item in iterate(sp, part)]
@@ -597,6 +610,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
         masks = self._split(mask) if mask is not None else [None] * len(self.sizes)
         args = list(zip(self._split(seeds), [options] * len(self.sizes), masks, strict=True))
         local_args = args.pop(0) if self.local is not None else None
+        self._prepare_out()
         answers = self._run(_RESET, args, lambda: self.local.reset_group(*local_args))
         if mask is None:
             self._ended[:] = False
@@ -626,7 +640,11 @@ class BatchedAsyncVectorEnv(VectorEnv):
             )
         parts = self._split(actions)
         local_actions = parts.pop(0) if self.local is not None else None
-        answers = self._run(_STEP, parts, lambda: self.local.step_group(local_actions))
+        command = _STEP
+        if isinstance(actions, np.ndarray) and actions.dtype != object:
+            command, parts = _STEP_RAW, [(p.dtype.str, p.shape, p.tobytes()) for p in parts]
+        self._prepare_out()
+        answers = self._run(command, parts, lambda: self.local.step_group(local_actions))
         rewards = np.array([r for a in answers for r in a[0]], dtype=np.float64)
         terminated = np.array([t for a in answers for t in a[1]], dtype=np.bool_)
         truncated = np.array([t for a in answers for t in a[2]], dtype=np.bool_)

@@ -341,3 +341,23 @@ def test_np_random_seed_is_per_env():
         assert venv.np_random_seed == sync.np_random_seed == (3, 4, 5, 6)
     finally:
         venv.close()
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_box_actions_and_copy_modes_match_sync(copy):
+    fns = [lambda: gym.make("Pendulum-v1")] * 4
+    actions = np.random.default_rng(4).uniform(-2, 2, (30, 4, 1)).astype(np.float32)
+    sync = SyncVectorEnv(fns)
+    venv = BatchedAsyncVectorEnv(fns, num_workers=2, copy=copy)
+    try:
+        previous = venv.reset(seed=1)[0]
+        assert np.array_equal(previous, sync.reset(seed=1)[0])
+        for a in actions:
+            got, want = venv.step(a), sync.step(a)
+            for g, w in zip(got[:-1], want[:-1], strict=True):
+                assert g.dtype == w.dtype and np.array_equal(g, w)
+            # copy=False hands back the same buffer every time, copy=True a fresh array
+            assert (got[0] is previous) == (not copy)
+            previous = got[0]
+    finally:
+        venv.close()
