@@ -42,7 +42,9 @@ class NoopReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
     ``AtariPreprocessing`` and SB3's ``NoopResetEnv``. An episode that ends during
     the no-ops is reset again. The info returned is the reset info updated with each
     no-op step's info (Gymnasium's rule). Place it below `RepeatAction`: the no-ops
-    are single emulator frames.
+    are single emulator frames. On an ALE env (through pass-through wrappers), all
+    no-ops but the last go straight to the emulator, with no screen fetched; ``path``
+    says whether that runs (``"ale-fast"``) or not (``"generic: <why>"``).
 
     Example:
         >>> import gymnasium as gym, ale_py
@@ -75,12 +77,23 @@ class NoopReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise ValueError(
                 f"NoopReset: action {noop_action} means {meanings[noop_action]!r}, expected 'NOOP'"
             )
+        from gymkit.wrappers.ale_fast_path import plan_fast_path  # it imports this module
+
+        self._fast, self.path = plan_fast_path(env)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset, then take 1..noop_max no-ops."""
         obs, info = self.env.reset(seed=seed, options=options)
         noops = self.env.unwrapped.np_random.integers(1, self.noop_max + 1)
-        for _ in range(noops):
+        fast = self._fast
+        for k in range(noops):
+            if fast is not None and k < noops - 1:
+                # every step's info has the same keys, so the last no-op's update,
+                # made through the env below, leaves `info` as the generic path does
+                fast.act(fast.action_set[self.noop_action])
+                if fast.game_over():
+                    obs, info = self.env.reset(seed=seed, options=options)
+                continue
             obs, _, terminated, truncated, step_info = self.env.step(self.noop_action)
             info.update(step_info)
             if terminated or truncated:
