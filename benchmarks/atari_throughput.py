@@ -1,13 +1,14 @@
 """Atari preprocessing throughput: gymkit beside the bare emulator and the anchors, in one run.
 
 Every pipeline does the same work (frame skip 4, max-pool, gray, 84x84 INTER_AREA,
-stack 4, random actions, reset on episode end) and is timed in interleaved rounds,
-so machine drift hits all alike. Throughput is emulator frames per second; the
-table gives the median and min-max over rounds, and the ratio to the bare
-emulator and to the minimal hand-written loop measured in the same round.
+stack 4, random actions, reset on episode end) and is timed in many short
+interleaved rounds, so machine drift hits all alike; the pipelines a target compares
+run next to each other in every round. Throughput is emulator frames per second; the
+table gives the median and min-max over rounds, and the ratio to the bare emulator
+and to the minimal hand-written loop measured in the same round.
 
-    python benchmarks/atari_throughput.py                # Breakout, 3 rounds
-    python benchmarks/atari_throughput.py --game Pong --rounds 5 --seconds 3
+    python benchmarks/atari_throughput.py                # Breakout, 9 rounds of 0.6 s
+    python benchmarks/atari_throughput.py --game Pong --rounds 15 --seconds 1
     python benchmarks/atari_throughput.py --quick        # a smoke run (CI)
 
 A second table times the generic (non-ALE) path: the per-step cost of gray +
@@ -271,11 +272,11 @@ def pipelines() -> dict[str, Callable[[str], Callable[[], int]]]:
         "minimal Python loop": minimal,
         "gymkit single env (gymnasium profile)": gymkit_single,
         "gymkit vector, 8 envs on 2 cores": gymkit_vector(8, 2),
+        "ale-py AtariVectorEnv, 8 envs, 2 threads": ale_vector(8, 2),
         "gymkit vector, 16 envs on 2 cores": gymkit_vector(16, 2),
         "Gymnasium AtariPreprocessing + FrameStackObservation": gymnasium_stack,
         "SB3 AtariWrapper + VecFrameStack": sb3_stack,
         "ale-py AtariVectorEnv, 1 env": ale_vector(1, 1),
-        "ale-py AtariVectorEnv, 8 envs, 2 threads": ale_vector(8, 2),
         "envpool, 8 envs, 2 threads": envpool_vector(8, 2),
         "Gymnasium AsyncVectorEnv (gymkit stack), 2 processes": gymnasium_async(2),
     }
@@ -285,9 +286,9 @@ def pipelines() -> dict[str, Callable[[str], Callable[[], int]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--game", default="Breakout")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument(
-        "--seconds", type=float, default=2.0, help="timed seconds per pipeline per round"
+        "--seconds", type=float, default=0.6, help="timed seconds per pipeline per round"
     )
     parser.add_argument("--quick", action="store_true", help="1 round of 0.3 s: a smoke run")
     parser.add_argument(

@@ -4,10 +4,12 @@
   steps one group while worker processes step the others, one message per group.
 - `make_atari_vector`: Atari preset envs in a `BatchedAsyncVectorEnv`.
 
-The processes, pipes, shared memory and error reporting are Gymnasium's own
-``AsyncVectorEnv``, given a worker (its documented ``worker`` hook) that runs
-Gymnasium's worker loop around a group of envs and answers gymkit's two batched
-commands, step and reset, itself. gymkit adds no process pool of its own.
+The processes, pipes, shared-memory observations and error reporting are
+Gymnasium's own ``AsyncVectorEnv``, given a worker (its documented ``worker`` hook)
+that runs Gymnasium's worker loop around a group of envs. Only the two hot
+commands, step and reset of a group, take a faster lane beside the pipe (a shared
+buffer and a semaphore each way); everything else is Gymnasium's protocol. gymkit
+adds no process pool of its own.
 """
 
 from __future__ import annotations
