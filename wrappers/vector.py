@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -42,6 +43,20 @@ from gymkit.wrappers._checks import positive_int
 __all__ = ["BatchedAsyncVectorEnv", "make_atari_vector"]
 
 _STEP, _STEP_RAW, _RESET = "gymkit_group_step", "gymkit_group_step_raw", "gymkit_group_reset"
+_CALL, _SET = "gymkit_group_call", "gymkit_group_set"
+_SIGNALS = signal.valid_signals() if hasattr(signal, "pthread_sigmask") else None
+
+
+class _Uninterrupted:
+    """Hold back signal handlers (Ctrl-C) for a few statements that must run together."""
+
+    def __enter__(self):
+        if _SIGNALS is not None:
+            self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+
+    def __exit__(self, *exc):
+        if _SIGNALS is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
 
 
 def _available_cpus() -> int:
@@ -275,13 +290,18 @@ class _WorkerPipe:
                 return conn.recv()
             try:
                 _, (command, data) = _Lane.take(lane.request, conn)
+                group = self.group
                 if command == _STEP_RAW:  # actions as (dtype, shape, bytes): cheaper to pickle
                     dtype, shape, raw = data
-                    answer = self.group.step_group(np.frombuffer(raw, dtype).reshape(shape).copy())
+                    answer = group.step_group(np.frombuffer(raw, dtype).reshape(shape).copy())
                 elif command == _STEP:
-                    answer = self.group.step_group(data)
+                    answer = group.step_group(data)
+                elif command == _RESET:
+                    answer = group.reset_group(*data)
+                elif command == _CALL:
+                    answer = group.call_each(*data)
                 else:
-                    answer = self.group.reset_group(*data)
+                    answer = group.set_each(*data)
                 fits = _Lane.put(lane.answer, answer)
             except BaseException:
                 _Lane.mark(lane.answer, _FAILED)
@@ -434,7 +454,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
         remote = self._slices[1:] if step_in_caller else self._slices
         self.host: gym.vector.AsyncVectorEnv | None = None
         self._lanes: list[_Lane] = []
-        self._pending: list[bool] = [False] * len(remote)
+        self._pending: list[str | None] = [None] * len(remote)  # the command awaiting an answer
         self._ended = np.zeros(n, dtype=np.bool_)
         if remote:
             try:
@@ -484,9 +504,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
 
     def _run(self, command: str, remote_args: list, local_call: Callable[[], Any]) -> list:
         """Send `command` to every worker, run `local_call` here, gather the answers in order."""
-        if self.closed:
-            raise ClosedEnvironmentError("BatchedAsyncVectorEnv: the env is closed")
-        self._collect(only_pending=True)  # what an interrupted call left unanswered
+        self._settle()
         pipes = self.host.parent_pipes if self.host is not None else []
         for j, (lane, pipe, args) in enumerate(zip(self._lanes, pipes, remote_args, strict=True)):
             if pipe is None:
@@ -494,10 +512,11 @@ class BatchedAsyncVectorEnv(VectorEnv):
                     f"BatchedAsyncVectorEnv: worker {j} failed earlier; close the env"
                 )
             fits = _Lane.put(lane.request, (command, args))
-            lane.go.release()
-            self._pending[j] = True
-            if not fits:
-                pipe.send((command, args))
+            with _Uninterrupted():  # a sent request is always known to be pending
+                lane.go.release()
+                self._pending[j] = command
+                if not fits:
+                    pipe.send((command, args))
         answers, local_error = [], None
         if self.local is not None:
             try:
@@ -511,6 +530,13 @@ class BatchedAsyncVectorEnv(VectorEnv):
                 raise local_error
         return answers
 
+    def _settle(self) -> None:
+        """Refuse a closed env; collect what an interrupted call left unanswered."""
+        if self.closed:
+            raise ClosedEnvironmentError("BatchedAsyncVectorEnv: the env is closed")
+        if any(self._pending):
+            self._collect(only_pending=True)
+
     def _collect(self, only_pending: bool = False) -> list:
         """The workers' answers (to the pending calls only, if asked); raises their errors."""
         answers, successes = [], []
@@ -520,10 +546,14 @@ class BatchedAsyncVectorEnv(VectorEnv):
                 continue
             pipe = self.host.parent_pipes[j]
             got = _acquire(lane.done, self.spin_s, pipe.poll)
-            self._pending[j] = False
+            command, self._pending[j] = self._pending[j], None
             if not got:  # the pipe spoke first: the worker is gone
                 raise RuntimeError(f"BatchedAsyncVectorEnv: worker {j} ended while stepping")
             ok, answer = _Lane.take(lane.answer, pipe)
+            if only_pending and ok and command in (_STEP, _STEP_RAW):
+                # an interrupted step still ended episodes: disabled autoreset must know
+                group = self._slices[j + (self.local is not None)]
+                self._ended[group] = np.logical_or(answer[1], answer[2])
             answers.append(answer)
             successes.append(ok)
         if not all(successes):
@@ -589,7 +619,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
         """Reset the envs; env ``i`` gets ``seed + i`` (or ``seed[i]``).
 
         With ``options={"reset_mask": mask}`` only the envs where `mask` is true are reset
-        (for ``autoreset_mode="disabled"``), as in Gymnasium's vector envs.
+        (for ``autoreset_mode=AutoresetMode.DISABLED``), as in Gymnasium's vector envs.
         """
         if seed is None or isinstance(seed, int):
             seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
@@ -634,6 +664,9 @@ class BatchedAsyncVectorEnv(VectorEnv):
                 )
         else:
             actions = list(iterate(self.action_space, actions))
+        self._settle()  # so that an interrupted step's ends are known
+        if self.local is not None:
+            self._ended[self._slices[0]] = self.local._ended
         if self.autoreset_mode == AutoresetMode.DISABLED and self._ended.any():
             raise RuntimeError(
                 f"BatchedAsyncVectorEnv.step: envs {np.flatnonzero(self._ended).tolist()} ended "
@@ -657,10 +690,8 @@ class BatchedAsyncVectorEnv(VectorEnv):
 
     def call(self, name: str, *args, **kwargs) -> tuple:
         """Call method `name` (or read attribute `name`) of every sub-env."""
-        self._collect(only_pending=True)
-        parts = [] if self.local is None else [self.local.call_each(name, args, kwargs)]
-        if self.host is not None:
-            parts += self.host.call("call_each", name, args, kwargs)
+        remote = [(name, args, kwargs)] * len(self._lanes)
+        parts = self._run(_CALL, remote, lambda: self.local.call_each(name, args, kwargs))
         return tuple(value for part in parts for value in part)
 
     @property
@@ -687,14 +718,9 @@ class BatchedAsyncVectorEnv(VectorEnv):
                 f"({self.num_envs}), got {len(values)}"
             )
         parts = self._split(list(values))
-        self._collect(only_pending=True)
-        if self.local is not None:
-            self.local.set_each(name, parts.pop(0))
-        if self.host is not None:
-            for pipe, part in zip(self.host.parent_pipes, parts, strict=True):
-                pipe.send(("_call", ("set_each", (name, part), {})))
-            _, successes = zip(*[pipe.recv() for pipe in self.host.parent_pipes], strict=True)
-            self.host._raise_if_errors(successes)
+        local = parts.pop(0) if self.local is not None else None
+        remote = [(name, part) for part in parts]
+        self._run(_SET, remote, lambda: self.local.set_each(name, local))
 
     def render(self) -> tuple | None:
         """Each sub-env's render (``render_mode`` set when the envs were made)."""
@@ -718,7 +744,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
                 continue
             left = None if deadline is None else max(0.0, deadline - time.perf_counter())
             if _acquire(lane.done, 0.0, pipe.poll, timeout=left):
-                self._pending[j] = False
+                self._pending[j] = None
                 _Lane.take(lane.answer, pipe)
             else:
                 terminate = True

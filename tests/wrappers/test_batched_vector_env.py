@@ -361,3 +361,66 @@ def test_box_actions_and_copy_modes_match_sync(copy):
             previous = got[0]
     finally:
         venv.close()
+
+
+class SlowAttributesEnv(SlowInWorkersEnv):
+    """`slow()` and setting `slow_value` take `delay` seconds, in worker processes only."""
+
+    def slow(self):
+        if os.getpid() != self.parent_pid:
+            time.sleep(self.delay)
+        return self.t
+
+    @property
+    def slow_value(self):
+        return self.t
+
+    @slow_value.setter
+    def slow_value(self, value):
+        if os.getpid() != self.parent_pid:
+            time.sleep(self.delay)
+
+
+@pytest.mark.parametrize("interrupted", ["call", "set_attr"])
+def test_an_interrupted_call_or_set_attr_leaves_the_env_usable(interrupted):
+    make = functools.partial(SlowAttributesEnv, os.getpid(), 0.6, episode_length=50)
+    venv = BatchedAsyncVectorEnv([make] * 2, num_workers=2, spin_s=0)
+    sync = SyncVectorEnv([make] * 2)
+    try:
+        venv.reset(seed=0)
+        sync.reset(seed=0)
+        venv.set_attr("delay", [0.6, 0.6])
+        _interrupt_after(0.2)
+        with pytest.raises(Interrupted):
+            if interrupted == "call":
+                venv.call("slow")
+            else:
+                venv.set_attr("slow_value", 1)
+        venv.set_attr("delay", 0.0)
+        for a in (1, 2, 3):
+            got, want = venv.step(np.array([a, a])), sync.step(np.array([a, a]))
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        assert venv.get_attr("t") == sync.get_attr("t") == (3, 3)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        venv.close()
+
+
+def test_disabled_autoreset_knows_the_ends_of_an_interrupted_step():
+    make = functools.partial(SlowInWorkersEnv, os.getpid(), 0.4, episode_length=2)
+    venv = BatchedAsyncVectorEnv(
+        [make] * 2, num_workers=2, spin_s=0, autoreset_mode=AutoresetMode.DISABLED
+    )
+    try:
+        venv.reset(seed=0)
+        venv.step(np.array([0, 0]))
+        _interrupt_after(0.1)
+        with pytest.raises(Interrupted):
+            venv.step(np.array([0, 0]))  # both episodes end in this step
+        with pytest.raises(RuntimeError, match=r"envs \[0, 1\] ended"):
+            venv.step(np.array([0, 0]))
+        venv.reset(options={"reset_mask": np.array([True, True])})
+        venv.step(np.array([0, 0]))  # the worker is alive and well
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        venv.close()
