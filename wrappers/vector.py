@@ -44,7 +44,13 @@ __all__ = ["BatchedAsyncVectorEnv", "make_atari_vector"]
 
 _STEP, _STEP_RAW, _RESET = "gymkit_group_step", "gymkit_group_step_raw", "gymkit_group_reset"
 _CALL, _SET = "gymkit_group_call", "gymkit_group_set"
-_SIGNALS = signal.valid_signals() if hasattr(signal, "pthread_sigmask") else None
+# the signals Python programs commonly handle (Ctrl-C, alarm timeouts, termination);
+# blocking all of them would cost ~90 µs a step, these ~6 µs
+_SIGNALS = (
+    {signal.SIGINT, signal.SIGALRM, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
+    if hasattr(signal, "pthread_sigmask")
+    else None
+)
 
 
 class _Uninterrupted:
@@ -664,15 +670,8 @@ class BatchedAsyncVectorEnv(VectorEnv):
                 )
         else:
             actions = list(iterate(self.action_space, actions))
-        self._settle()  # so that an interrupted step's ends are known
-        if self.local is not None:
-            self._ended[self._slices[0]] = self.local._ended
-        if self.autoreset_mode == AutoresetMode.DISABLED and self._ended.any():
-            raise RuntimeError(
-                f"BatchedAsyncVectorEnv.step: envs {np.flatnonzero(self._ended).tolist()} ended "
-                "their episodes; with autoreset disabled, reset them first "
-                "(reset(options={'reset_mask': terminated | truncated}))"
-            )
+        if self.autoreset_mode == AutoresetMode.DISABLED:
+            self._refuse_ended_envs()
         parts = self._split(actions)
         local_actions = parts.pop(0) if self.local is not None else None
         command = _STEP
@@ -687,6 +686,17 @@ class BatchedAsyncVectorEnv(VectorEnv):
         if self.autoreset_mode == AutoresetMode.DISABLED:
             self._ended = terminated | truncated
         return self._gather_obs(), rewards, terminated, truncated, infos
+
+    def _refuse_ended_envs(self) -> None:
+        self._settle()  # so that an interrupted step's ends are known
+        if self.local is not None:
+            self._ended[self._slices[0]] = self.local._ended
+        if self._ended.any():
+            raise RuntimeError(
+                f"BatchedAsyncVectorEnv.step: envs {np.flatnonzero(self._ended).tolist()} ended "
+                "their episodes; with autoreset disabled, reset them first "
+                "(reset(options={'reset_mask': terminated | truncated}))"
+            )
 
     def call(self, name: str, *args, **kwargs) -> tuple:
         """Call method `name` (or read attribute `name`) of every sub-env."""
