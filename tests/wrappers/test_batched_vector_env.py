@@ -226,13 +226,20 @@ def _interrupt_after(seconds):
     signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
-def test_a_step_interrupted_while_waiting_is_finished_before_the_next():
-    make = functools.partial(SlowInWorkersEnv, os.getpid(), 0.3, episode_length=50)
+def _slow_pair(env_cls, delay):
+    """A BatchedAsyncVectorEnv of two `env_cls` (slow in the worker) and a SyncVectorEnv twin,
+    both reset with seed 0."""
+    make = functools.partial(env_cls, os.getpid(), delay, episode_length=50)
     venv = BatchedAsyncVectorEnv([make] * 2, num_workers=2, spin_s=0)
     sync = SyncVectorEnv([make] * 2)
+    venv.reset(seed=0)
+    sync.reset(seed=0)
+    return venv, sync
+
+
+def test_a_step_interrupted_while_waiting_is_finished_before_the_next():
+    venv, sync = _slow_pair(SlowInWorkersEnv, 0.3)
     try:
-        venv.reset(seed=0)
-        sync.reset(seed=0)
         _interrupt_after(0.1)
         with pytest.raises(Interrupted):
             venv.step(np.array([1, 1]))
@@ -383,13 +390,8 @@ class SlowAttributesEnv(SlowInWorkersEnv):
 
 @pytest.mark.parametrize("interrupted", ["call", "set_attr"])
 def test_an_interrupted_call_or_set_attr_leaves_the_env_usable(interrupted):
-    make = functools.partial(SlowAttributesEnv, os.getpid(), 0.6, episode_length=50)
-    venv = BatchedAsyncVectorEnv([make] * 2, num_workers=2, spin_s=0)
-    sync = SyncVectorEnv([make] * 2)
+    venv, sync = _slow_pair(SlowAttributesEnv, 0.6)
     try:
-        venv.reset(seed=0)
-        sync.reset(seed=0)
-        venv.set_attr("delay", [0.6, 0.6])
         _interrupt_after(0.2)
         with pytest.raises(Interrupted):
             if interrupted == "call":
