@@ -6,10 +6,10 @@
 
 The processes, pipes, shared-memory observations and error reporting are
 Gymnasium's own ``AsyncVectorEnv``, given a worker (its documented ``worker`` hook)
-that runs Gymnasium's worker loop around a group of envs. Only the two hot
-commands, step and reset of a group, take a faster lane beside the pipe (a shared
-buffer and a semaphore each way); everything else is Gymnasium's protocol. gymkit
-adds no process pool of its own.
+that runs Gymnasium's worker loop around a group of envs. The commands the caller
+sends a group (step, reset, attribute calls and sets) take a faster lane beside the
+pipe (a shared buffer and a semaphore each way); start-up, space checks, errors and
+close are Gymnasium's protocol. gymkit adds no process pool of its own.
 """
 
 from __future__ import annotations
@@ -238,11 +238,11 @@ def _acquire(sem, spin_s: float, interrupted: Callable[[], bool], timeout=None) 
 class _Lane:
     """One worker's fast lane: a shared buffer and a semaphore each way.
 
-    The hot commands (step and reset of a group) and their answers travel here,
-    pickled into shared memory, with a semaphore saying "your turn": on a busy machine
-    this costs a few microseconds where a pipe's write and wake-up cost a hundred or
-    more. Everything else (Gymnasium's own commands, messages too big for the buffer,
-    errors) goes over Gymnasium's pipe.
+    The caller's commands to a group (step, reset, attribute calls and sets) and
+    their answers travel here, pickled into shared memory, with a semaphore saying
+    "your turn": on a busy machine this costs a few microseconds where a pipe's write
+    and wake-up cost a hundred or more. Everything else (Gymnasium's own commands,
+    messages too big for the buffer, errors) goes over Gymnasium's pipe.
     """
 
     def __init__(self, ctx):
@@ -255,14 +255,15 @@ class _Lane:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(buffer).cast("B")
         if len(data) > len(view) - 8:
-            view[:8] = _ON_PIPE.to_bytes(8, "little", signed=True)
+            _Lane.mark(view, _ON_PIPE)
             return False
         view[8 : 8 + len(data)] = data
-        view[:8] = len(data).to_bytes(8, "little", signed=True)
+        _Lane.mark(view, len(data))  # the length last: the message is whole before it
         return True
 
     @staticmethod
     def mark(buffer, length: int) -> None:
+        """Write the header: the message's length, or `_ON_PIPE` / `_FAILED`."""
         memoryview(buffer).cast("B")[:8] = length.to_bytes(8, "little", signed=True)
 
     @staticmethod
@@ -280,10 +281,11 @@ class _Lane:
 class _WorkerPipe:
     """The pipe as Gymnasium's worker loop sees it, with gymkit's lane served on the side.
 
-    While it waits for a command, it answers the group's steps and resets that come
-    through the lane; a command on the pipe (attributes, space checks, close) goes on to
-    Gymnasium's loop. An exception in the group marks the lane "failed" and reaches
-    that loop, which reports it to the main process through the pipe.
+    While it waits for a command, it answers the commands that come through the lane
+    (step, reset, attribute calls and sets); a command on the pipe (space checks,
+    close) goes on to Gymnasium's loop. An exception in the group marks the lane
+    "failed" and reaches that loop, which reports it to the main process through the
+    pipe.
     """
 
     def __init__(self, conn, lane: _Lane, group: _EnvGroup, spin_s: float):
@@ -558,8 +560,8 @@ class BatchedAsyncVectorEnv(VectorEnv):
             ok, answer = _Lane.take(lane.answer, pipe)
             if only_pending and ok and command in (_STEP, _STEP_RAW):
                 # an interrupted step still ended episodes: disabled autoreset must know
-                group = self._slices[j + (self.local is not None)]
-                self._ended[group] = np.logical_or(answer[1], answer[2])
+                rows = self._slices[j + (self.local is not None)]
+                self._ended[rows] = np.logical_or(answer[1], answer[2])
             answers.append(answer)
             successes.append(ok)
         if not all(successes):
