@@ -52,6 +52,8 @@ def test_wheel_contains_every_subpackage(tmp_path):
             assert f"gymkit/{sub}/{source.name}" in names, source
     assert "gymkit/py.typed" in names
     assert "gymkit/rllib.py" in names
+    # the compiled INTER_AREA kernel (optional at install, but built wherever a compiler is)
+    assert any(n.startswith("gymkit/wrappers/_area.") for n in names if n.endswith((".so", ".pyd")))
 
 
 @pytest.mark.parametrize("module_name", _modules())

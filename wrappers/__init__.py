@@ -1,6 +1,7 @@
 """gymkit wrappers: one concern each, composable on any image env, plus Atari presets.
 
-Observation: `GrayscaleObservation`, `ResizeObservation`, `FrameStackObservation`.
+Observation: `GrayscaleObservation`, `ResizeObservation`, `FrameStackObservation`,
+and `AreaResizer` (OpenCV's INTER_AREA shrink, bit for bit, faster).
 Action: `RepeatAction` (frame skip, max-pool, ALE fast path), `DiscretizeAction`,
 `ClipAction`. Reward: `ClipReward`. Atari companions: `NoopReset`, `FireReset`,
 `TerminateOnLifeLoss`, `EpisodicLife`. Presets: `make_atari`, `wrap_atari`,
@@ -8,6 +9,7 @@ Action: `RepeatAction` (frame skip, max-pool, ALE fast path), `DiscretizeAction`
 Video: `RecordVideo`, `observation_to_image`.
 """
 
+from gymkit.wrappers.area_resize import AreaResizer
 from gymkit.wrappers.atari import EpisodicLife, FireReset, NoopReset, TerminateOnLifeLoss
 from gymkit.wrappers.presets import PROFILES, AtariProfile, make_atari, wrap_atari
 from gymkit.wrappers.rendering import RecordVideo, observation_to_image
@@ -22,6 +24,7 @@ __all__ = [
     "GrayscaleObservation",
     "ResizeObservation",
     "FrameStackObservation",
+    "AreaResizer",
     "RepeatAction",
     "DiscretizeAction",
     "ClipAction",

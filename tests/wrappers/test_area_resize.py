@@ -1,0 +1,201 @@
+"""AreaResizer equals cv2.resize INTER_AREA bit for bit: random images, Atari frames, fallbacks."""
+
+import pickle
+
+import ale_py
+import cv2
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import FakeImageEnv
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gymkit.wrappers import ResizeObservation, area_resize
+from gymkit.wrappers.area_resize import AreaResizer, area_table
+
+gym.register_envs(ale_py)
+
+needs_kernel = pytest.mark.skipif(area_resize._area is None, reason="kernel not compiled")
+
+
+def opencv(image, size):
+    h, w = size
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA).reshape((h, w, *image.shape[2:]))
+
+
+def images(shape, rng, n=6):
+    """Random, posterised, extreme and striped images: rounding ties come up in all of them."""
+    out = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(n)]
+    out += [(rng.integers(0, 4, shape) * 85).astype(np.uint8) for _ in range(n)]
+    out += [np.full(shape, v, np.uint8) for v in (0, 1, 128, 254, 255)]
+    stripes = np.zeros(shape, np.uint8)
+    stripes[::2] = 255
+    out += [stripes, np.ascontiguousarray(np.swapaxes(stripes, 0, 1)[: shape[0], : shape[1]])]
+    return [np.ascontiguousarray(np.broadcast_to(x, shape)) for x in out if x.shape == shape]
+
+
+SHAPES = [
+    ((210, 160), (84, 84)),  # Atari
+    ((210, 160, 3), (84, 84)),
+    ((210, 160, 1), (84, 84)),
+    ((250, 160), (84, 84)),  # SB3's crop-free Atari sizes, odd ratios
+    ((210, 160), (110, 84)),
+    ((210, 160), (64, 64)),
+    ((100, 100), (33, 47)),
+    ((64, 64, 3), (7, 9)),
+    ((37, 300, 4), (36, 17)),  # one axis barely shrinks
+    ((17, 19), (2, 3)),
+    ((480, 640, 3), (210, 160)),
+]
+
+
+@needs_kernel
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("src, size", SHAPES)
+def test_equals_opencv_on_random_and_extreme_images(src, size, portable):
+    resize = AreaResizer(src, size)
+    assert resize.backend == "gymkit", resize.reason
+    resize.portable = portable
+    for image in images(src, np.random.default_rng(hash((src, size)) % 2**32)):
+        assert np.array_equal(resize(image), opencv(image, size))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    h=st.integers(2, 240),
+    w=st.integers(2, 240),
+    c=st.sampled_from([None, 1, 2, 3, 4]),
+    fh=st.floats(0.02, 1.0),
+    fw=st.floats(0.02, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_shrink_equals_opencv(h, w, c, fh, fw, seed):
+    src = (h, w) if c is None else (h, w, c)
+    size = (max(1, int(h * fh)), max(1, int(w * fw)))
+    resize = AreaResizer(src, size)
+    image = np.random.default_rng(seed).integers(0, 256, src, dtype=np.uint8)
+    assert np.array_equal(resize(image), opencv(image, size))
+    if resize.backend == "gymkit":
+        resize.portable = True
+        assert np.array_equal(resize(image), opencv(image, size))
+
+
+@pytest.mark.slow
+@needs_kernel
+@pytest.mark.parametrize("game", ["Breakout", "Pong", "SpaceInvaders", "Seaquest", "MsPacman"])
+def test_every_frame_of_atari_episodes(game):
+    """Every raw frame (gray and RGB) of random-play episodes, 12,000 frames per game."""
+    env = gym.make(f"ALE/{game}-v5", frameskip=1, repeat_action_probability=0.0)
+    ale = env.unwrapped.ale
+    gray, rgb = AreaResizer((210, 160), (84, 84)), AreaResizer((210, 160, 3), (84, 84))
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    episodes = frames = 0
+    while frames < 12_000:
+        action = rng.integers(env.action_space.n)
+        for _ in range(4):
+            _, _, terminated, truncated, _ = env.step(action)
+            frames += 1
+            screen = ale.getScreenGrayscale()
+            assert np.array_equal(gray(screen), opencv(screen, (84, 84))), (game, frames)
+            screen = ale.getScreenRGB()
+            assert np.array_equal(rgb(screen), opencv(screen, (84, 84))), (game, frames)
+            if terminated or truncated:
+                episodes += 1
+                env.reset()
+                break
+    env.close()
+    assert frames >= 12_000
+
+
+def test_table_follows_opencv_order():
+    # 5 -> 2: each output covers 2.5 source pixels, the middle one split in halves.
+    table = [(d, s, round(float(w), 6)) for d, s, w in area_table(5, 2)]
+    assert table == [(0, 0, 0.4), (0, 1, 0.4), (0, 2, 0.2), (1, 2, 0.2), (1, 3, 0.4), (1, 4, 0.4)]
+
+
+@pytest.mark.parametrize(
+    "src, size, reason",
+    [
+        ((210, 160), (105, 80), "integer factors"),
+        ((84, 84), (84, 84), "integer factors"),
+        ((84, 84), (168, 84), "enlarging"),
+        ((84, 84), (42, 100), "enlarging"),
+    ],
+)
+def test_where_opencv_takes_another_road_opencv_runs(src, size, reason):
+    resize = AreaResizer(src, size)
+    assert resize.backend == "opencv" and reason in resize.reason
+    assert reason in repr(resize)
+    image = np.random.default_rng(0).integers(0, 256, src, dtype=np.uint8)
+    assert np.array_equal(resize(image), opencv(image, size))
+
+
+def test_without_the_kernel_opencv_runs(monkeypatch):
+    monkeypatch.setattr(area_resize, "_area", None)
+    resize = AreaResizer((210, 160), (84, 84))
+    assert resize.backend == "opencv" and "not installed" in resize.reason
+    image = np.random.default_rng(0).integers(0, 256, (210, 160), dtype=np.uint8)
+    out = np.empty((84, 84), np.uint8)
+    assert resize(image, out) is out
+    assert np.array_equal(out, opencv(image, (84, 84)))
+
+
+@needs_kernel
+def test_a_failed_self_check_falls_back_to_opencv(monkeypatch):
+    """Were OpenCV's arithmetic ever to change, the resizer notices and steps aside."""
+    true_table = area_table
+
+    def off_by_one_ulp(src, dst):
+        table = true_table(src, dst)
+        d, s, w = table[0]
+        table[0] = (d, s, np.nextafter(w, np.float32(1)))
+        return table
+
+    monkeypatch.setattr(area_resize, "area_table", off_by_one_ulp)
+    monkeypatch.setattr(area_resize, "_checked", {})
+    resize = AreaResizer((210, 160), (84, 84))
+    assert resize.backend == "opencv" and "differs" in resize.reason
+
+
+@needs_kernel
+def test_out_argument_views_and_bad_input():
+    resize = AreaResizer((210, 160), (84, 84))
+    rng = np.random.default_rng(0)
+    wide = rng.integers(0, 256, (210, 320), dtype=np.uint8)
+    view = wide[:, ::2]  # not contiguous
+    out = np.zeros((84, 84), np.uint8)
+    assert resize(view, out) is out
+    assert np.array_equal(out, opencv(np.ascontiguousarray(view), (84, 84)))
+    with pytest.raises(ValueError, match=r"AreaResizer: `image` has shape \(160, 210\)"):
+        resize(np.zeros((160, 210), np.uint8))
+    # The kernel checks its buffers itself: no wrong call reads out of bounds.
+    args = [view.copy(), out, resize._rows, resize._xstart, resize._xweight]
+    args += [resize._ystart, resize._yweight, 1]
+    bad_dtype = list(args)
+    bad_dtype[0] = view.astype(np.float32)
+    with pytest.raises(TypeError, match="`src` must hold uint8"):
+        area_resize._area.resize(*bad_dtype)
+    bad_size = list(args)
+    bad_size[1] = np.zeros((84, 83), np.uint8)
+    with pytest.raises(ValueError, match="`dst` has 6972 bytes, expected 7056"):
+        area_resize._area.resize(*bad_size)
+    bad_start = list(args)
+    bad_start[3] = resize._xstart + 200
+    with pytest.raises(ValueError, match="`xstart` out of range"):
+        area_resize._area.resize(*bad_start)
+    with pytest.raises(TypeError, match="8 or 9 arguments"):
+        area_resize._area.resize(*args[:7])
+
+
+def test_resize_observation_runs_on_it_and_pickles():
+    env = ResizeObservation(FakeImageEnv((210, 160, 3)), 84)
+    expected = "gymkit" if area_resize._area is not None else "opencv"
+    assert env.resizer.backend == expected
+    obs, _ = env.reset(seed=3)
+    assert np.array_equal(obs, opencv(env.unwrapped.frame, (84, 84)))
+    clone = pickle.loads(pickle.dumps(env))
+    obs2, _ = clone.reset(seed=3)
+    assert np.array_equal(obs, obs2) and clone.resizer.backend == expected
+    assert ResizeObservation(FakeImageEnv((210, 160)), 84, interpolation="linear").resizer is None
