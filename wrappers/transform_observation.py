@@ -14,6 +14,7 @@ import numpy as np
 from gymnasium import spaces
 
 from gymkit.wrappers._checks import ale_env, image_space, one_of, positive_int
+from gymkit.wrappers.area_resize import AreaResizer
 
 __all__ = ["GrayscaleObservation", "ResizeObservation"]
 
@@ -101,6 +102,10 @@ class ResizeObservation(
     default, as in Gymnasium's ``AtariPreprocessing`` and SB3's ``WarpFrame``, and
     gives bit-identical results to them.
 
+    What gymkit adds: INTER_AREA shrinks run on `AreaResizer`, which equals
+    ``cv2.resize`` bit for bit and takes about a fifth of its time on Atari frames
+    (``resizer.backend`` says whether it or OpenCV runs, and why).
+
     Example:
         >>> import gymnasium as gym, ale_py
         >>> import gymkit.wrappers as gw
@@ -140,9 +145,12 @@ class ResizeObservation(
         self._flag = _INTERPOLATIONS[interpolation]
         self._single_channel = len(space.shape) == 3 and space.shape[2] == 1
         self.observation_space = spaces.Box(0, 255, (h, w, *space.shape[2:]), np.uint8)
+        self.resizer = AreaResizer(space.shape, self.shape) if interpolation == "area" else None
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         """Return the resized frame."""
+        if self.resizer is not None:
+            return self.resizer(observation)
         if self._single_channel:
             return cv2.resize(observation[:, :, 0], self._dsize, interpolation=self._flag)[
                 :, :, None
