@@ -25,8 +25,8 @@
  *   yweight  float32 (h, ky)    its rows' weights
  *   xstep    int                channels per pixel (taps of one channel are cn apart)
  *   portable bool               use the portable kernels even where SIMD ones apply (tests)
- * The Python side checks shapes and dtypes once; this function checks sizes again so
- * a wrong call raises instead of reading out of bounds.
+ * The Python side builds valid tables; this function checks every size and index again,
+ * on private copies of the tables, so that no call can read or write out of bounds.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -84,7 +84,7 @@ vertical(const float *restrict rows, Py_ssize_t out_cols, uint8_t *restrict dst,
  * The horizontal pass reads 16 source bytes per 4 output columns and picks each tap's
  * 4 bytes with one pshufb straight into 32-bit lanes; packed single-precision
  * multiplies and adds round exactly as the scalar ones. */
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(__GNUC__) && defined(__x86_64__)
 #define AREA_SIMD 1
 #include <immintrin.h>
 
@@ -259,6 +259,7 @@ area_resize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                                    "float32", "int32", "float32"};
     Py_buffer b[7];
     int got = 0;
+    char *tables = NULL;
     PyObject *result = NULL;
     for (; got < 7; got++) {
         int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
@@ -266,46 +267,73 @@ area_resize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             flags |= PyBUF_WRITABLE;
         if (PyObject_GetBuffer(args[got], &b[got], flags) < 0)
             goto done;
-        if (!b[got].format || b[got].itemsize != sizes[got]
-            || !strchr(formats[got], b[got].format[0]) || b[got].format[1] != '\0') {
+        const char *f = b[got].format;
+        if (!f || f[0] == '\0' || f[1] != '\0' || !strchr(formats[got], f[0])
+            || b[got].itemsize != sizes[got]) {
             PyErr_Format(PyExc_TypeError, "_area.resize: `%s` must hold %s", names[got],
                          kinds[got]);
             got++;
             goto done;
         }
     }
+    if (b[0].ndim < 2 || b[0].shape[0] < 1) {
+        PyErr_SetString(PyExc_ValueError, "_area.resize: `src` must be an image (H, W[, C])");
+        goto done;
+    }
     {
-        /* Sizes follow from the two tables and the source: check every buffer. */
+        /* Sizes follow from the source's rows and the two tables: check every buffer. */
+        Py_ssize_t src_rows = b[0].shape[0], src_cols = b[0].len / src_rows;
         Py_ssize_t out_cols = b[3].len / 4, out_rows = b[5].len / 4;
         Py_ssize_t kx = out_cols ? b[4].len / 4 / out_cols : 0;
         Py_ssize_t ky = out_rows ? b[6].len / 4 / out_rows : 0;
-        Py_ssize_t src_rows = out_cols ? b[2].len / 4 / out_cols : 0;
-        Py_ssize_t src_cols = src_rows ? b[0].len / src_rows : 0;
-        if (out_cols == 0 || out_rows == 0 || kx == 0 || ky == 0 || src_cols == 0 || step < 1) {
+        if (out_cols == 0 || out_rows == 0 || kx == 0 || ky == 0 || src_cols == 0) {
             PyErr_SetString(PyExc_ValueError, "_area.resize: empty image or table");
             goto done;
         }
-        if (need(&b[0], src_rows * src_cols, "src") || need(&b[1], out_rows * out_cols, "dst")
+        if (step < 1 || (kx > 1 && step > (src_cols - 1) / (kx - 1))) {
+            PyErr_SetString(PyExc_ValueError, "_area.resize: `xstep` out of range");
+            goto done;
+        }
+        if (src_rows > PY_SSIZE_T_MAX / 4 / out_cols) {
+            PyErr_SetString(PyExc_ValueError, "_area.resize: image too large");
+            goto done;
+        }
+        if (need(&b[2], src_rows * out_cols * 4, "scratch")
+            || need(&b[1], out_rows * out_cols, "dst")
             || need(&b[4], out_cols * kx * 4, "xweight")
             || need(&b[6], out_rows * ky * 4, "yweight"))
             goto done;
-        const int32_t *xs = (const int32_t *)b[3].buf, *ys = (const int32_t *)b[5].buf;
+        /* Private copies of the tables: once checked, nothing (an aliasing scratch or
+         * dst, another thread) can change them while the GIL is released. */
+        size_t nx = (size_t)out_cols, ny = (size_t)out_rows;
+        tables = PyMem_RawMalloc(4 * (nx + nx * kx + ny + ny * ky));
+        if (!tables) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        int32_t *xs = (int32_t *)tables, *ys = xs + nx + nx * kx;
+        float *xw = (float *)(xs + nx), *yw = (float *)(ys + ny);
+        memcpy(xs, b[3].buf, 4 * nx);
+        memcpy(xw, b[4].buf, 4 * nx * kx);
+        memcpy(ys, b[5].buf, 4 * ny);
+        memcpy(yw, b[6].buf, 4 * ny * ky);
         for (Py_ssize_t j = 0; j < out_cols; j++)
-            if (xs[j] < 0 || xs[j] + (kx - 1) * step >= src_cols) {
+            if (xs[j] < 0 || xs[j] > src_cols - 1 - (kx - 1) * step) {
                 PyErr_SetString(PyExc_ValueError, "_area.resize: `xstart` out of range");
                 goto done;
             }
         for (Py_ssize_t i = 0; i < out_rows; i++)
-            if (ys[i] < 0 || ys[i] + ky - 1 >= src_rows) {
+            if (ys[i] < 0 || ys[i] > src_rows - ky) {
                 PyErr_SetString(PyExc_ValueError, "_area.resize: `ystart` out of range");
                 goto done;
             }
         if (shrink((const uint8_t *)b[0].buf, src_rows, src_cols, (float *)b[2].buf,
-                   (uint8_t *)b[1].buf, out_rows, out_cols, xs, (const float *)b[4].buf, kx, ys,
-                   (const float *)b[6].buf, ky, step, portable) == 0)
+                   (uint8_t *)b[1].buf, out_rows, out_cols, xs, xw, kx, ys, yw, ky, step,
+                   portable) == 0)
             result = Py_NewRef(Py_None);
     }
 done:
+    PyMem_RawFree(tables);
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&b[i]);
     return result;
@@ -314,7 +342,7 @@ done:
 static PyMethodDef methods[] = {
     {"resize", (PyCFunction)(void (*)(void))area_resize, METH_FASTCALL,
      "resize(src, dst, scratch, xstart, xweight, ystart, yweight, xstep[, portable]): "
-     "OpenCV's INTER_AREA shrink with precomputed tables (see gymkit.wrappers._area_table)."},
+     "OpenCV's INTER_AREA shrink with precomputed tables (see gymkit.wrappers.area_resize)."},
     {NULL, NULL, 0, NULL},
 };
 

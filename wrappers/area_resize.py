@@ -33,8 +33,13 @@ except ImportError:  # built without a C compiler: OpenCV does the work
 
 __all__ = ["AreaResizer", "area_table"]
 
-# Self-check verdicts per (source shape, output shape): a process checks each once.
-_checked: dict[tuple[tuple[int, ...], tuple[int, ...]], str] = {}
+# Self-check verdicts per shapes and OpenCV's switches (which can change its arithmetic):
+# a process checks each once.
+_checked: dict[tuple, str] = {}
+
+
+def _opencv_switches() -> tuple[bool, ...]:
+    return (cv2.useOptimized(), cv2.ipp.useIPP(), cv2.ipp.useIPP_NotExact())
 
 
 def area_table(src: int, dst: int) -> list[tuple[int, int, float]]:
@@ -102,7 +107,8 @@ class AreaResizer:
         ...                                    interpolation=cv2.INTER_AREA)).all())
         ((84, 84), True)
 
-    One resizer serves one thread at a time (it owns a scratch buffer).
+    One resizer serves one thread at a time (it owns a scratch buffer). Pickling keeps
+    only the shapes: an unpickled resizer decides and checks itself again where it lands.
 
     Args:
         src_shape: the input image shape, ``(H, W)`` or ``(H, W, C)``.
@@ -117,6 +123,13 @@ class AreaResizer:
 
     def __init__(self, src_shape: tuple[int, ...], size: tuple[int, int]):
         self.src_shape = tuple(int(n) for n in src_shape)
+        if len(self.src_shape) not in (2, 3) or min(self.src_shape) < 1:
+            raise ValueError(
+                f"AreaResizer: `src_shape` must be (H, W) or (H, W, C) of positive sizes, "
+                f"got {src_shape!r}"
+            )
+        if len(size) != 2 or min(int(n) for n in size) < 1:
+            raise ValueError(f"AreaResizer: `size` must be (height, width) >= 1, got {size!r}")
         h, w = (int(n) for n in size)
         H, W = self.src_shape[:2]
         channels = self.src_shape[2] if len(self.src_shape) == 3 else 1
@@ -124,7 +137,7 @@ class AreaResizer:
         self._dsize = (w, h)
         self.backend = "opencv"
         self.portable = False
-        self.reason = self._unsupported(H, W, h, w)
+        self.reason = self._unsupported(H, W, h, w, channels)
         if self.reason:
             return
         xstart, xweight = _taps(W, w)
@@ -135,7 +148,7 @@ class AreaResizer:
         self._ystart, self._yweight, self._step = ystart, yweight, channels
         self._rows = np.empty((H, w * channels), np.float32)
         self.backend = "gymkit"
-        key = (self.src_shape, self.shape)
+        key = (self.src_shape, self.shape, _opencv_switches())
         if key not in _checked:
             _checked[key] = self._self_check()
         self.reason = _checked[key]
@@ -143,13 +156,15 @@ class AreaResizer:
             self.backend = "opencv"
 
     @staticmethod
-    def _unsupported(H: int, W: int, h: int, w: int) -> str:
+    def _unsupported(H: int, W: int, h: int, w: int, channels: int) -> str:
         if _area is None:
             return "the compiled kernel is not installed"
         if h > H or w > W:
             return "enlarging (INTER_AREA is bilinear there)"
-        if (H % h == 0 and W % w == 0) or (h, w) == (H, W):
+        if H % h == 0 and W % w == 0:
             return "integer factors (OpenCV's resizeAreaFast)"
+        if channels > 4:
+            return "more than 4 channels (OpenCV's INTER_AREA refuses them)"
         return ""
 
     def _self_check(self) -> str:
@@ -165,11 +180,20 @@ class AreaResizer:
                 return "differs from this OpenCV build"
         return ""
 
+    def __reduce__(self):
+        return AreaResizer, (self.src_shape, self.shape[:2])
+
     def __call__(self, image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Return the shrunk image (written into `out` when given)."""
-        if image.shape != self.src_shape:
+        if image.shape != self.src_shape or image.dtype != np.uint8:
             raise ValueError(
-                f"AreaResizer: `image` has shape {image.shape}, expected {self.src_shape}"
+                f"AreaResizer: `image` must be uint8 of shape {self.src_shape}, got "
+                f"{image.dtype} {image.shape}"
+            )
+        if out is not None and (out.shape != self.shape or out.dtype != np.uint8):
+            raise ValueError(
+                f"AreaResizer: `out` must be uint8 of shape {self.shape}, got "
+                f"{out.dtype} {out.shape}"
             )
         if self.backend == "opencv":
             result = cv2.resize(image, self._dsize, interpolation=cv2.INTER_AREA)
@@ -178,13 +202,14 @@ class AreaResizer:
                 return result
             out[...] = result
             return out
-        if out is None:
-            out = np.empty(self.shape, np.uint8)
         if not image.flags.c_contiguous:
             image = np.ascontiguousarray(image)
+        target = (
+            out if out is not None and out.flags.c_contiguous else np.empty(self.shape, np.uint8)
+        )
         _area.resize(
             image,
-            out,
+            target,
             self._rows,
             self._xstart,
             self._xweight,
@@ -193,6 +218,10 @@ class AreaResizer:
             self._step,
             self.portable,
         )
+        if out is None:
+            return target
+        if target is not out:
+            out[...] = target
         return out
 
     def __repr__(self) -> str:

@@ -168,8 +168,16 @@ def test_out_argument_views_and_bad_input():
     out = np.zeros((84, 84), np.uint8)
     assert resize(view, out) is out
     assert np.array_equal(out, opencv(np.ascontiguousarray(view), (84, 84)))
-    with pytest.raises(ValueError, match=r"AreaResizer: `image` has shape \(160, 210\)"):
+    with pytest.raises(
+        ValueError, match=r"`image` must be uint8 of shape \(210, 160\), got uint8 \(160"
+    ):
         resize(np.zeros((160, 210), np.uint8))
+    with pytest.raises(ValueError, match="`image` must be uint8 .* got float32"):
+        resize(view.astype(np.float32))
+    with pytest.raises(ValueError, match=r"`out` must be uint8 of shape \(84, 84\)"):
+        resize(view, np.zeros(84 * 84, np.uint8))
+    strided = np.zeros((84, 168), np.uint8)[:, ::2]  # a view as `out` is filled too
+    assert resize(view, strided) is strided and np.array_equal(strided, out)
     # The kernel checks its buffers itself: no wrong call reads out of bounds.
     args = [view.copy(), out, resize._rows, resize._xstart, resize._xweight]
     args += [resize._ystart, resize._yweight, 1]
@@ -187,6 +195,70 @@ def test_out_argument_views_and_bad_input():
         area_resize._area.resize(*bad_start)
     with pytest.raises(TypeError, match="8 or 9 arguments"):
         area_resize._area.resize(*args[:7])
+    bad_step = list(args)
+    bad_step[7] = 2**63 - 1  # (kx - 1) * step would overflow
+    with pytest.raises(ValueError, match="`xstep` out of range"):
+        area_resize._area.resize(*bad_step)
+    bad_scratch = list(args)
+    bad_scratch[2] = np.empty((105, 84), np.float32)
+    with pytest.raises(ValueError, match="`scratch` has 35280 bytes, expected 70560"):
+        area_resize._area.resize(*bad_scratch)
+
+
+@needs_kernel
+def test_a_scratch_aliasing_the_tables_cannot_corrupt_memory():
+    """The kernel reads private copies of the tables it checked."""
+    resize = AreaResizer((210, 160), (84, 84))
+    ystart = resize._ystart.copy()
+    scratch = np.zeros(210 * 84, np.float32)
+    scratch[: len(ystart)] = ystart.view(np.float32)
+    alias = scratch.view(np.int32)[: len(ystart)]  # `ystart` lives inside the scratch
+    args = [np.zeros((210, 160), np.uint8), np.zeros((84, 84), np.uint8), scratch]
+    args += [resize._xstart, resize._xweight, alias, resize._yweight, 1]
+    area_resize._area.resize(*args)  # overwrites `alias` mid-call: must neither crash nor raise
+
+
+@needs_kernel
+def test_opencv_switches_are_part_of_the_verdict(monkeypatch):
+    """OpenCV's inexact IPP mode changes its arithmetic: the resizer checks again."""
+    monkeypatch.setattr(area_resize, "_checked", {})
+    assert AreaResizer((210, 160), (84, 84)).backend == "gymkit"
+    cv2.ipp.setUseIPP_NotExact(True)
+    try:
+        inexact = AreaResizer((210, 160), (84, 84))
+        image = np.random.default_rng(0).integers(0, 256, (210, 160), dtype=np.uint8)
+        assert np.array_equal(inexact(image), opencv(image, (84, 84)))
+    finally:
+        cv2.ipp.setUseIPP_NotExact(False)
+    assert len(area_resize._checked) == 2
+    assert AreaResizer((210, 160), (84, 84)).backend == "gymkit"
+
+
+def test_pickling_keeps_only_the_shapes(monkeypatch):
+    resize = AreaResizer((210, 160, 3), (84, 84))
+    data = pickle.dumps(resize)
+    assert len(data) < 1000  # no scratch buffer, no tables
+    monkeypatch.setattr(area_resize, "_area", None)  # lands where no kernel is compiled
+    landed = pickle.loads(data)
+    assert landed.backend == "opencv" and landed.shape == (84, 84, 3)
+
+
+@pytest.mark.parametrize(
+    "src, size, message",
+    [
+        ((210,), (84, 84), "`src_shape` must be"),
+        ((210, 0), (84, 84), "`src_shape` must be"),
+        ((210, 160), (0, 84), "`size` must be"),
+        ((210, 160), (84,), "`size` must be"),
+    ],
+)
+def test_bad_shapes_raise(src, size, message):
+    with pytest.raises(ValueError, match=f"AreaResizer: {message}"):
+        AreaResizer(src, size)
+
+
+def test_more_than_four_channels_go_to_opencv():
+    assert "more than 4 channels" in AreaResizer((210, 160, 5), (84, 84)).reason
 
 
 def test_resize_observation_runs_on_it_and_pickles():
