@@ -15,10 +15,12 @@
  * operations: no fused multiply-add (-ffp-contract=off) and no reassociation (no
  * -ffast-math). Packed SSE operations round exactly as scalar ones.
  *
- * resize(src, dst, scratch, xstart, xweight, ystart, yweight, xstep[, portable])
- *   src      uint8  (H, W*cn) C-contiguous
+ * The horizontal pass of a source row is kept in a ring of a few rows, each computed
+ * once when an output row first needs it, so a call needs no scratch image.
+ *
+ * resize(src, dst, xstart, xweight, ystart, yweight, xstep[, portable])
+ *   src      uint8  (H, W[, cn]) C-contiguous
  *   dst      uint8  (h, w*cn) C-contiguous, written
- *   scratch  float32 (H, w*cn), overwritten (the horizontal pass, one row per source row)
  *   xstart   int32  (w*cn,)     index in a source row of an output column's first tap
  *   xweight  float32 (w*cn, kx) its taps' weights; tap k reads xstart + k*xstep
  *   ystart   int32  (h,)        first source row of an output row
@@ -34,24 +36,42 @@
 #include <stdint.h>
 #include <string.h>
 
+/* One call's work: the image, private copies of the tables, and the row ring. */
+typedef struct {
+    const uint8_t *src;
+    Py_ssize_t src_rows, src_cols; /* src_cols counts bytes: W * cn */
+    uint8_t *dst;
+    Py_ssize_t out_rows, out_cols; /* out_cols counts values: w * cn */
+    const int32_t *xs;
+    const float *xw;
+    Py_ssize_t kx, step;
+    const int32_t *ys;
+    const float *yw;
+    Py_ssize_t ky;
+    float *ring;          /* slots rows of out_cols floats */
+    Py_ssize_t *ring_row; /* the source row in each slot, -1 for none */
+    Py_ssize_t slots;     /* a power of two >= ky: ky consecutive rows take distinct slots */
+    const float **taps;   /* ky row pointers of the output row being made */
+    int simd;
+} Plan;
+
 /* ---- portable kernels: any channel count, any CPU ------------------------------ */
 
+/* Output columns [from, to) of the horizontal pass of one source row. */
 static void
-horizontal(const uint8_t *restrict src, Py_ssize_t src_rows, Py_ssize_t src_cols,
-           float *restrict rows, Py_ssize_t out_cols, const int32_t *restrict xstart,
-           const float *restrict xweight, Py_ssize_t kx, Py_ssize_t step)
+horizontal_cols(const Plan *p, const uint8_t *restrict s, float *restrict b, Py_ssize_t from,
+                Py_ssize_t to)
 {
-    for (Py_ssize_t r = 0; r < src_rows; r++) {
-        const uint8_t *restrict s = src + r * src_cols;
-        float *restrict b = rows + r * out_cols;
-        for (Py_ssize_t j = 0; j < out_cols; j++) {
-            const uint8_t *p = s + xstart[j];
-            const float *w = xweight + kx * j;
-            float acc = (float)p[0] * w[0];
-            for (Py_ssize_t k = 1; k < kx; k++)
-                acc = acc + (float)p[k * step] * w[k];
-            b[j] = acc;
-        }
+    const int32_t *restrict xs = p->xs;
+    const float *restrict xw = p->xw;
+    const Py_ssize_t kx = p->kx, step = p->step;
+    for (Py_ssize_t j = from; j < to; j++) {
+        const uint8_t *q = s + xs[j];
+        const float *w = xw + kx * j;
+        float acc = (float)q[0] * w[0];
+        for (Py_ssize_t k = 1; k < kx; k++)
+            acc = acc + (float)q[k * step] * w[k];
+        b[j] = acc;
     }
 }
 
@@ -63,20 +83,16 @@ to_u8(float v)
     return (uint8_t)(n < 0 ? 0 : (n > 255 ? 255 : n));
 }
 
+/* Output columns [from, out_cols) of one output row, from its ky rows `taps`. */
 static void
-vertical(const float *restrict rows, Py_ssize_t out_cols, uint8_t *restrict dst,
-         Py_ssize_t out_rows, const int32_t *restrict ystart,
-         const float *restrict yweight, Py_ssize_t ky)
+vertical_cols(const float *const *restrict taps, const float *restrict w, Py_ssize_t ky,
+              Py_ssize_t out_cols, uint8_t *restrict d, Py_ssize_t from)
 {
-    for (Py_ssize_t i = 0; i < out_rows; i++) {
-        const float *base = rows + (Py_ssize_t)ystart[i] * out_cols;
-        const float *w = yweight + ky * i;
-        for (Py_ssize_t j = 0; j < out_cols; j++) {
-            float acc = base[j] * w[0];
-            for (Py_ssize_t k = 1; k < ky; k++)
-                acc = acc + base[k * out_cols + j] * w[k];
-            dst[i * out_cols + j] = to_u8(acc);
-        }
+    for (Py_ssize_t j = from; j < out_cols; j++) {
+        float acc = taps[0][j] * w[0];
+        for (Py_ssize_t k = 1; k < ky; k++)
+            acc = acc + taps[k][j] * w[k];
+        d[j] = to_u8(acc);
     }
 }
 
@@ -89,32 +105,33 @@ vertical(const float *restrict rows, Py_ssize_t out_cols, uint8_t *restrict dst,
 #include <immintrin.h>
 
 /* Per group of 4 output columns: the source offset of its 16-byte window and, per tap,
- * a shuffle mask and the 4 weights. Built once per call from xstart/xweight. */
+ * a shuffle mask and the 4 weights. */
 typedef struct {
-    Py_ssize_t *window;  /* ngroups */
-    uint8_t (*mask)[16]; /* ngroups * kx */
-    float (*weight)[4];  /* ngroups * kx */
+    Py_ssize_t count;
+    Py_ssize_t *window;  /* count */
+    uint8_t (*mask)[16]; /* count * kx */
+    float (*weight)[4];  /* count * kx */
 } Groups;
 
+/* 0, or -1 when some group's taps do not fit one 16-byte window. */
 static int
-plan_groups(Groups *g, Py_ssize_t src_cols, const int32_t *xstart, const float *xweight,
-            Py_ssize_t kx, Py_ssize_t ngroups)
+plan_groups(Groups *g, const Plan *p)
 {
-    for (Py_ssize_t q = 0; q < ngroups; q++) {
-        Py_ssize_t w0 = xstart[4 * q];
-        if (w0 > src_cols - 16)
-            w0 = src_cols - 16;
+    for (Py_ssize_t q = 0; q < g->count; q++) {
+        Py_ssize_t w0 = p->xs[4 * q];
+        if (w0 > p->src_cols - 16)
+            w0 = p->src_cols - 16;
         g->window[q] = w0;
-        for (Py_ssize_t k = 0; k < kx; k++) {
-            uint8_t *m = g->mask[q * kx + k];
-            float *wt = g->weight[q * kx + k];
+        for (Py_ssize_t k = 0; k < p->kx; k++) {
+            uint8_t *m = g->mask[q * p->kx + k];
+            float *wt = g->weight[q * p->kx + k];
             for (int lane = 0; lane < 4; lane++) {
-                Py_ssize_t j = 4 * q + lane, off = xstart[j] + k - w0;
+                Py_ssize_t j = 4 * q + lane, off = p->xs[j] + k - w0;
                 if (off < 0 || off > 15)
-                    return -1; /* taps too far apart for one window: use the portable kernel */
+                    return -1;
                 m[4 * lane] = (uint8_t)off;
                 m[4 * lane + 1] = m[4 * lane + 2] = m[4 * lane + 3] = 0x80; /* zero bytes */
-                wt[lane] = xweight[kx * j + k];
+                wt[lane] = p->xw[p->kx * j + k];
             }
         }
     }
@@ -122,107 +139,80 @@ plan_groups(Groups *g, Py_ssize_t src_cols, const int32_t *xstart, const float *
 }
 
 __attribute__((target("ssse3"))) static void
-horizontal_ssse3(const uint8_t *restrict src, Py_ssize_t src_rows, Py_ssize_t src_cols,
-                 float *restrict rows, Py_ssize_t out_cols, const Groups *g,
-                 Py_ssize_t ngroups, const int32_t *restrict xstart,
-                 const float *restrict xweight, Py_ssize_t kx)
+horizontal_ssse3(const Plan *p, const Groups *g, const uint8_t *s, float *b)
 {
-    for (Py_ssize_t r = 0; r < src_rows; r++) {
-        const uint8_t *s = src + r * src_cols;
-        float *b = rows + r * out_cols;
-        for (Py_ssize_t q = 0; q < ngroups; q++) {
-            __m128i bytes = _mm_loadu_si128((const __m128i *)(s + g->window[q]));
-            const uint8_t(*m)[16] = g->mask + q * kx;
-            const float(*wt)[4] = g->weight + q * kx;
-            __m128 acc = _mm_mul_ps(
-                _mm_cvtepi32_ps(_mm_shuffle_epi8(bytes, _mm_loadu_si128((const __m128i *)m[0]))),
-                _mm_loadu_ps(wt[0]));
-            for (Py_ssize_t k = 1; k < kx; k++) {
-                __m128i picked = _mm_shuffle_epi8(bytes, _mm_loadu_si128((const __m128i *)m[k]));
-                acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(picked), _mm_loadu_ps(wt[k])));
-            }
-            _mm_storeu_ps(b + 4 * q, acc);
+    /* Locals: the vector stores may alias anything, so fields would be reloaded. */
+    const Py_ssize_t kx = p->kx, count = g->count;
+    const Py_ssize_t *window = g->window;
+    const uint8_t(*mask)[16] = g->mask;
+    const float(*weight)[4] = g->weight;
+    for (Py_ssize_t q = 0; q < count; q++) {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(s + window[q]));
+        const uint8_t(*m)[16] = mask + q * kx;
+        const float(*wt)[4] = weight + q * kx;
+        __m128 acc = _mm_mul_ps(
+            _mm_cvtepi32_ps(_mm_shuffle_epi8(bytes, _mm_loadu_si128((const __m128i *)m[0]))),
+            _mm_loadu_ps(wt[0]));
+        for (Py_ssize_t k = 1; k < kx; k++) {
+            __m128i picked = _mm_shuffle_epi8(bytes, _mm_loadu_si128((const __m128i *)m[k]));
+            acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(picked), _mm_loadu_ps(wt[k])));
         }
-        for (Py_ssize_t j = 4 * ngroups; j < out_cols; j++) { /* the last 0-3 columns */
-            const uint8_t *p = s + xstart[j];
-            const float *w = xweight + kx * j;
-            float acc = (float)p[0] * w[0];
-            for (Py_ssize_t k = 1; k < kx; k++)
-                acc = acc + (float)p[k] * w[k];
-            b[j] = acc;
-        }
+        _mm_storeu_ps(b + 4 * q, acc);
     }
+    horizontal_cols(p, s, b, 4 * count, p->out_cols); /* the last 0-3 columns */
 }
 
 static void
-vertical_sse2(const float *restrict rows, Py_ssize_t out_cols, uint8_t *restrict dst,
-              Py_ssize_t out_rows, const int32_t *restrict ystart,
-              const float *restrict yweight, Py_ssize_t ky)
+vertical_sse2(const float *const *restrict taps, const float *restrict w, Py_ssize_t ky,
+              Py_ssize_t out_cols, uint8_t *restrict d)
 {
-    for (Py_ssize_t i = 0; i < out_rows; i++) {
-        const float *base = rows + (Py_ssize_t)ystart[i] * out_cols;
-        const float *w = yweight + ky * i;
-        uint8_t *d = dst + i * out_cols;
-        Py_ssize_t j = 0;
-        for (; j + 4 <= out_cols; j += 4) {
-            __m128 acc = _mm_mul_ps(_mm_loadu_ps(base + j), _mm_set1_ps(w[0]));
-            for (Py_ssize_t k = 1; k < ky; k++)
-                acc = _mm_add_ps(acc,
-                                 _mm_mul_ps(_mm_loadu_ps(base + k * out_cols + j), _mm_set1_ps(w[k])));
-            /* cvtps2dq rounds half to even (as lrintf); the saturating packs clamp. */
-            __m128i n = _mm_cvtps_epi32(acc);
-            n = _mm_packus_epi16(_mm_packs_epi32(n, n), _mm_setzero_si128());
-            int32_t four = _mm_cvtsi128_si32(n);
-            memcpy(d + j, &four, 4);
-        }
-        for (; j < out_cols; j++) {
-            float acc = base[j] * w[0];
-            for (Py_ssize_t k = 1; k < ky; k++)
-                acc = acc + base[k * out_cols + j] * w[k];
-            d[j] = to_u8(acc);
-        }
+    Py_ssize_t j = 0;
+    for (; j + 4 <= out_cols; j += 4) {
+        __m128 acc = _mm_mul_ps(_mm_loadu_ps(taps[0] + j), _mm_set1_ps(w[0]));
+        for (Py_ssize_t k = 1; k < ky; k++)
+            acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(taps[k] + j), _mm_set1_ps(w[k])));
+        /* cvtps2dq rounds half to even (as lrintf); the saturating packs clamp. */
+        __m128i n = _mm_cvtps_epi32(acc);
+        n = _mm_packus_epi16(_mm_packs_epi32(n, n), _mm_setzero_si128());
+        int32_t four = _mm_cvtsi128_si32(n);
+        memcpy(d + j, &four, 4);
     }
+    vertical_cols(taps, w, ky, out_cols, d, j); /* the last 0-3 columns */
 }
 #endif
 
-/* Both passes, on the SIMD kernels where they apply unless `portable`; returns -1 with
- * MemoryError set when a plan cannot be allocated. */
-static int
-shrink(const uint8_t *src, Py_ssize_t src_rows, Py_ssize_t src_cols, float *rows,
-       uint8_t *dst, Py_ssize_t out_rows, Py_ssize_t out_cols, const int32_t *xs,
-       const float *xw, Py_ssize_t kx, const int32_t *ys, const float *yw, Py_ssize_t ky,
-       Py_ssize_t step, int portable)
+/* Both passes, output row by output row; `g` is NULL for the portable kernels. */
+static void
+shrink(Plan *p, const void *g)
 {
+    for (Py_ssize_t slot = 0; slot < p->slots; slot++)
+        p->ring_row[slot] = -1;
+    for (Py_ssize_t i = 0; i < p->out_rows; i++) {
+        for (Py_ssize_t k = 0; k < p->ky; k++) {
+            Py_ssize_t r = p->ys[i] + k, slot = r & (p->slots - 1);
+            float *b = p->ring + slot * p->out_cols;
+            if (p->ring_row[slot] != r) {
+                const uint8_t *s = p->src + r * p->src_cols;
 #ifdef AREA_SIMD
-    Py_ssize_t ngroups = out_cols / 4;
-    if (!portable && step == 1 && src_cols >= 16 && ngroups > 0
-        && __builtin_cpu_supports("ssse3")) {
-        char *mem = PyMem_RawMalloc((size_t)(ngroups * (kx * 32 + (Py_ssize_t)sizeof(Py_ssize_t))));
-        if (!mem) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        Groups g = {(Py_ssize_t *)(mem + ngroups * kx * 32), (uint8_t(*)[16])mem,
-                    (float(*)[4])(mem + ngroups * kx * 16)};
-        int planned = plan_groups(&g, src_cols, xs, xw, kx, ngroups) == 0;
-        if (planned) {
-            Py_BEGIN_ALLOW_THREADS
-            horizontal_ssse3(src, src_rows, src_cols, rows, out_cols, &g, ngroups, xs, xw, kx);
-            vertical_sse2(rows, out_cols, dst, out_rows, ys, yw, ky);
-            Py_END_ALLOW_THREADS
-        }
-        PyMem_RawFree(mem);
-        if (planned)
-            return 0;
-    }
-#else
-    (void)portable;
+                if (g)
+                    horizontal_ssse3(p, (const Groups *)g, s, b);
+                else
 #endif
-    Py_BEGIN_ALLOW_THREADS
-    horizontal(src, src_rows, src_cols, rows, out_cols, xs, xw, kx, step);
-    vertical(rows, out_cols, dst, out_rows, ys, yw, ky);
-    Py_END_ALLOW_THREADS
-    return 0;
+                    horizontal_cols(p, s, b, 0, p->out_cols);
+                p->ring_row[slot] = r;
+            }
+            p->taps[k] = b;
+        }
+        const float *w = p->yw + p->ky * i;
+        uint8_t *d = p->dst + i * p->out_cols;
+#ifdef AREA_SIMD
+        if (p->simd) {
+            vertical_sse2(p->taps, w, p->ky, p->out_cols, d);
+            continue;
+        }
+#endif
+        vertical_cols(p->taps, w, p->ky, p->out_cols, d, 0);
+    }
 }
 
 static int
@@ -236,35 +226,33 @@ need(const Py_buffer *b, Py_ssize_t nbytes, const char *name)
     return 0;
 }
 
+#define NBUF 6
+
 static PyObject *
 area_resize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 8 && nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "_area.resize takes 8 or 9 arguments");
+    if (nargs != NBUF + 1 && nargs != NBUF + 2) {
+        PyErr_SetString(PyExc_TypeError, "_area.resize takes 7 or 8 arguments");
         return NULL;
     }
-    Py_ssize_t step = PyLong_AsSsize_t(args[7]);
+    Py_ssize_t step = PyLong_AsSsize_t(args[NBUF]);
     if (step == -1 && PyErr_Occurred())
         return NULL;
-    int portable = nargs == 9 ? PyObject_IsTrue(args[8]) : 0;
+    int portable = nargs == NBUF + 2 ? PyObject_IsTrue(args[NBUF + 1]) : 0;
     if (portable < 0)
         return NULL;
-    static const char *names[7] = {"src",    "dst",     "scratch", "xstart",
-                                   "xweight", "ystart", "yweight"};
+    static const char *names[NBUF] = {"src", "dst", "xstart", "xweight", "ystart", "yweight"};
     /* Accepted struct letters per argument (int32 is 'l' where long has 4 bytes). */
-    static const char *formats[7] = {"B", "B", "f", "il", "f", "il", "f"};
-    static const Py_ssize_t sizes[7] = {1, 1, 4, 4, 4, 4, 4};
-    static const char *kinds[7] = {"uint8",  "uint8", "float32", "int32",
-                                   "float32", "int32", "float32"};
-    Py_buffer b[7];
+    static const char *formats[NBUF] = {"B", "B", "il", "f", "il", "f"};
+    static const Py_ssize_t sizes[NBUF] = {1, 1, 4, 4, 4, 4};
+    static const char *kinds[NBUF] = {"uint8", "uint8", "int32", "float32", "int32", "float32"};
+    Py_buffer b[NBUF];
     int got = 0;
-    char *tables = NULL;
+    char *mem = NULL;
     PyObject *result = NULL;
-    for (; got < 7; got++) {
-        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
-        if (got == 1 || got == 2)
-            flags |= PyBUF_WRITABLE;
+    for (; got < NBUF; got++) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (got == 1 ? PyBUF_WRITABLE : 0);
         if (PyObject_GetBuffer(args[got], &b[got], flags) < 0)
             goto done;
         const char *f = b[got].format;
@@ -282,58 +270,96 @@ area_resize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     {
         /* Sizes follow from the source's rows and the two tables: check every buffer. */
-        Py_ssize_t src_rows = b[0].shape[0], src_cols = b[0].len / src_rows;
-        Py_ssize_t out_cols = b[3].len / 4, out_rows = b[5].len / 4;
-        Py_ssize_t kx = out_cols ? b[4].len / 4 / out_cols : 0;
-        Py_ssize_t ky = out_rows ? b[6].len / 4 / out_rows : 0;
-        if (out_cols == 0 || out_rows == 0 || kx == 0 || ky == 0 || src_cols == 0) {
+        Plan p = {0};
+        p.src = (const uint8_t *)b[0].buf;
+        p.src_rows = b[0].shape[0];
+        p.src_cols = b[0].len / p.src_rows;
+        p.dst = (uint8_t *)b[1].buf;
+        p.out_cols = b[2].len / 4;
+        p.out_rows = b[4].len / 4;
+        p.kx = p.out_cols ? b[3].len / 4 / p.out_cols : 0;
+        p.ky = p.out_rows ? b[5].len / 4 / p.out_rows : 0;
+        p.step = step;
+        if (p.out_cols == 0 || p.out_rows == 0 || p.kx == 0 || p.ky == 0 || p.src_cols == 0
+            || p.ky > p.src_rows) {
             PyErr_SetString(PyExc_ValueError, "_area.resize: empty image or table");
             goto done;
         }
-        if (step < 1 || (kx > 1 && step > (src_cols - 1) / (kx - 1))) {
+        if (step < 1 || (p.kx > 1 && step > (p.src_cols - 1) / (p.kx - 1))) {
             PyErr_SetString(PyExc_ValueError, "_area.resize: `xstep` out of range");
             goto done;
         }
-        if (src_rows > PY_SSIZE_T_MAX / 4 / out_cols) {
-            PyErr_SetString(PyExc_ValueError, "_area.resize: image too large");
+        if (need(&b[1], p.out_rows * p.out_cols, "dst")
+            || need(&b[3], p.out_cols * p.kx * 4, "xweight")
+            || need(&b[5], p.out_rows * p.ky * 4, "yweight"))
             goto done;
-        }
-        if (need(&b[2], src_rows * out_cols * 4, "scratch")
-            || need(&b[1], out_rows * out_cols, "dst")
-            || need(&b[4], out_cols * kx * 4, "xweight")
-            || need(&b[6], out_rows * ky * 4, "yweight"))
-            goto done;
-        /* Private copies of the tables: once checked, nothing (an aliasing scratch or
-         * dst, another thread) can change them while the GIL is released. */
-        size_t nx = (size_t)out_cols, ny = (size_t)out_rows;
-        tables = PyMem_RawMalloc(4 * (nx + nx * kx + ny + ny * ky));
-        if (!tables) {
+        /* One block: private copies of the tables (once checked, nothing, not an aliasing
+         * dst nor another thread, can change them while the GIL is released), the row
+         * ring, and the SIMD plan. */
+        size_t nx = (size_t)p.out_cols, ny = (size_t)p.out_rows, kx = (size_t)p.kx,
+               ky = (size_t)p.ky, ngroups = 0, slots = 1;
+        while (slots < ky)
+            slots *= 2;
+        p.slots = (Py_ssize_t)slots;
+        int simd = 0;
+#ifdef AREA_SIMD
+        simd = !portable && __builtin_cpu_supports("ssse3");
+        if (simd && step == 1 && p.src_cols >= 16)
+            ngroups = nx / 4;
+#endif
+        size_t floats = nx * kx + ny * ky + slots * nx + ngroups * kx * 4;
+        size_t bytes = 4 * (nx + ny + floats) + sizeof(Py_ssize_t) * (slots + ngroups)
+                       + sizeof(float *) * ky + 16 * ngroups * kx;
+        mem = PyMem_RawMalloc(bytes);
+        if (!mem) {
             PyErr_NoMemory();
             goto done;
         }
-        int32_t *xs = (int32_t *)tables, *ys = xs + nx + nx * kx;
-        float *xw = (float *)(xs + nx), *yw = (float *)(ys + ny);
-        memcpy(xs, b[3].buf, 4 * nx);
-        memcpy(xw, b[4].buf, 4 * nx * kx);
-        memcpy(ys, b[5].buf, 4 * ny);
-        memcpy(yw, b[6].buf, 4 * ny * ky);
-        for (Py_ssize_t j = 0; j < out_cols; j++)
-            if (xs[j] < 0 || xs[j] > src_cols - 1 - (kx - 1) * step) {
+        char *at = mem; /* pointer-sized parts first, then 4-byte ones, then bytes */
+        p.ring_row = (Py_ssize_t *)at;
+        at += sizeof(Py_ssize_t) * slots;
+        p.taps = (const float **)at;
+        at += sizeof(float *) * ky;
+#ifdef AREA_SIMD
+        Groups g = {(Py_ssize_t)ngroups, (Py_ssize_t *)at, NULL, NULL};
+#endif
+        at += sizeof(Py_ssize_t) * ngroups;
+        int32_t *xs = (int32_t *)at, *ys = xs + nx;
+        float *xw = (float *)(ys + ny), *yw = xw + nx * kx;
+        p.ring = yw + ny * ky;
+        float *group_weight = p.ring + slots * nx;
+        uint8_t *group_mask = (uint8_t *)(group_weight + ngroups * kx * 4);
+        memcpy(xs, b[2].buf, 4 * nx);
+        memcpy(xw, b[3].buf, 4 * nx * kx);
+        memcpy(ys, b[4].buf, 4 * ny);
+        memcpy(yw, b[5].buf, 4 * ny * ky);
+        p.xs = xs, p.xw = xw, p.ys = ys, p.yw = yw, p.simd = simd;
+        for (Py_ssize_t j = 0; j < p.out_cols; j++)
+            if (xs[j] < 0 || xs[j] > p.src_cols - 1 - (p.kx - 1) * step) {
                 PyErr_SetString(PyExc_ValueError, "_area.resize: `xstart` out of range");
                 goto done;
             }
-        for (Py_ssize_t i = 0; i < out_rows; i++)
-            if (ys[i] < 0 || ys[i] > src_rows - ky) {
+        for (Py_ssize_t i = 0; i < p.out_rows; i++)
+            if (ys[i] < 0 || ys[i] > p.src_rows - p.ky) {
                 PyErr_SetString(PyExc_ValueError, "_area.resize: `ystart` out of range");
                 goto done;
             }
-        if (shrink((const uint8_t *)b[0].buf, src_rows, src_cols, (float *)b[2].buf,
-                   (uint8_t *)b[1].buf, out_rows, out_cols, xs, xw, kx, ys, yw, ky, step,
-                   portable) == 0)
-            result = Py_NewRef(Py_None);
+        const void *plan = NULL;
+#ifdef AREA_SIMD
+        g.mask = (uint8_t(*)[16])group_mask;
+        g.weight = (float(*)[4])group_weight;
+        if (ngroups > 0 && plan_groups(&g, &p) == 0)
+            plan = &g; /* else the taps are too far apart: the portable horizontal pass */
+#else
+        (void)group_mask;
+#endif
+        Py_BEGIN_ALLOW_THREADS
+        shrink(&p, plan);
+        Py_END_ALLOW_THREADS
+        result = Py_NewRef(Py_None);
     }
 done:
-    PyMem_RawFree(tables);
+    PyMem_RawFree(mem);
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&b[i]);
     return result;
@@ -341,7 +367,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"resize", (PyCFunction)(void (*)(void))area_resize, METH_FASTCALL,
-     "resize(src, dst, scratch, xstart, xweight, ystart, yweight, xstep[, portable]): "
+     "resize(src, dst, xstart, xweight, ystart, yweight, xstep[, portable]): "
      "OpenCV's INTER_AREA shrink with precomputed tables (see gymkit.wrappers.area_resize)."},
     {NULL, NULL, 0, NULL},
 };

@@ -107,8 +107,8 @@ class AreaResizer:
         ...                                    interpolation=cv2.INTER_AREA)).all())
         ((84, 84), True)
 
-    One resizer serves one thread at a time (it owns a scratch buffer). Pickling keeps
-    only the shapes: an unpickled resizer decides and checks itself again where it lands.
+    It holds only its tables (a few KB), and threads may share it. Pickling keeps only
+    the shapes: an unpickled resizer decides and checks itself again where it lands.
 
     Args:
         src_shape: the input image shape, ``(H, W)`` or ``(H, W, C)``.
@@ -146,7 +146,6 @@ class AreaResizer:
         self._xstart = (xstart[:, None] * channels + np.arange(channels, dtype=np.int32)).ravel()
         self._xweight = np.repeat(xweight, channels, axis=0)
         self._ystart, self._yweight, self._step = ystart, yweight, channels
-        self._rows = np.empty((H, w * channels), np.float32)
         self.backend = "gymkit"
         key = (self.src_shape, self.shape, _opencv_switches())
         if key not in _checked:
@@ -210,7 +209,6 @@ class AreaResizer:
         _area.resize(
             image,
             target,
-            self._rows,
             self._xstart,
             self._xweight,
             self._ystart,

@@ -178,44 +178,45 @@ def test_out_argument_views_and_bad_input():
         resize(view, np.zeros(84 * 84, np.uint8))
     strided = np.zeros((84, 168), np.uint8)[:, ::2]  # a view as `out` is filled too
     assert resize(view, strided) is strided and np.array_equal(strided, out)
-    # The kernel checks its buffers itself: no wrong call reads out of bounds.
-    args = [view.copy(), out, resize._rows, resize._xstart, resize._xweight]
-    args += [resize._ystart, resize._yweight, 1]
-    bad_dtype = list(args)
-    bad_dtype[0] = view.astype(np.float32)
-    with pytest.raises(TypeError, match="`src` must hold uint8"):
-        area_resize._area.resize(*bad_dtype)
-    bad_size = list(args)
-    bad_size[1] = np.zeros((84, 83), np.uint8)
-    with pytest.raises(ValueError, match="`dst` has 6972 bytes, expected 7056"):
-        area_resize._area.resize(*bad_size)
-    bad_start = list(args)
-    bad_start[3] = resize._xstart + 200
-    with pytest.raises(ValueError, match="`xstart` out of range"):
-        area_resize._area.resize(*bad_start)
-    with pytest.raises(TypeError, match="8 or 9 arguments"):
-        area_resize._area.resize(*args[:7])
-    bad_step = list(args)
-    bad_step[7] = 2**63 - 1  # (kx - 1) * step would overflow
-    with pytest.raises(ValueError, match="`xstep` out of range"):
-        area_resize._area.resize(*bad_step)
-    bad_scratch = list(args)
-    bad_scratch[2] = np.empty((105, 84), np.float32)
-    with pytest.raises(ValueError, match="`scratch` has 35280 bytes, expected 70560"):
-        area_resize._area.resize(*bad_scratch)
+
+
+BAD_CALLS = [  # (argument index, wrong value, error, message)
+    (0, lambda r: np.zeros((210, 160), np.float32), TypeError, "`src` must hold uint8"),
+    (1, lambda r: np.zeros((84, 83), np.uint8), ValueError, "`dst` has 6972 bytes, expected 7056"),
+    (2, lambda r: r._xstart + 200, ValueError, "`xstart` out of range"),
+    (3, lambda r: r._xweight[:80], ValueError, "`xweight` has 960 bytes"),
+    (4, lambda r: r._ystart - 1, ValueError, "`ystart` out of range"),
+    (0, lambda r: np.zeros(210 * 160, np.uint8), ValueError, "`src` must be an image"),
+    (6, lambda r: 2**63 - 1, ValueError, "`xstep` out of range"),  # (kx - 1) * step overflows
+]
 
 
 @needs_kernel
-def test_a_scratch_aliasing_the_tables_cannot_corrupt_memory():
+@pytest.mark.parametrize("index, wrong, error, message", BAD_CALLS)
+def test_the_kernel_refuses_a_wrong_call(index, wrong, error, message):
+    """The kernel checks its buffers itself: no wrong call reads or writes out of bounds."""
+    resize = AreaResizer((210, 160), (84, 84))
+    args = [np.zeros((210, 160), np.uint8), np.zeros((84, 84), np.uint8)]
+    args += [resize._xstart, resize._xweight, resize._ystart, resize._yweight, 1]
+    area_resize._area.resize(*args)  # the right call works
+    args[index] = wrong(resize)
+    with pytest.raises(error, match=message):
+        area_resize._area.resize(*args)
+    with pytest.raises(TypeError, match="7 or 8 arguments"):
+        area_resize._area.resize(*args[:6])
+
+
+@needs_kernel
+def test_an_output_aliasing_the_tables_cannot_corrupt_memory():
     """The kernel reads private copies of the tables it checked."""
     resize = AreaResizer((210, 160), (84, 84))
-    ystart = resize._ystart.copy()
-    scratch = np.zeros(210 * 84, np.float32)
-    scratch[: len(ystart)] = ystart.view(np.float32)
-    alias = scratch.view(np.int32)[: len(ystart)]  # `ystart` lives inside the scratch
-    args = [np.zeros((210, 160), np.uint8), np.zeros((84, 84), np.uint8), scratch]
-    args += [resize._xstart, resize._xweight, alias, resize._yweight, 1]
-    area_resize._area.resize(*args)  # overwrites `alias` mid-call: must neither crash nor raise
+    memory = np.zeros(84 * 84 // 4, np.int32)
+    memory[:84] = resize._ystart
+    dst = memory.view(np.uint8).reshape(84, 84)  # `ystart` lives inside the output
+    image = np.random.default_rng(0).integers(0, 256, (210, 160), dtype=np.uint8)
+    args = [image, dst, resize._xstart, resize._xweight, memory[:84], resize._yweight, 1]
+    area_resize._area.resize(*args)  # overwrites the caller's `ystart` mid-call
+    assert np.array_equal(dst, opencv(image, (84, 84)))
 
 
 @needs_kernel
