@@ -78,7 +78,10 @@ horizontal_cols(const Plan *p, const uint8_t *restrict s, float *restrict b, Py_
 static inline uint8_t
 to_u8(float v)
 {
-    /* OpenCV's saturate_cast<uchar>(float): round half to even, then clamp. */
+    /* OpenCV's saturate_cast<uchar>(float): round half to even to an int (a value
+     * outside int's range, or NaN, gives INT_MIN, as cvtss2si does), then clamp. */
+    if (!(v > -2147483648.0f && v < 2147483648.0f))
+        return 0;
     long n = lrintf(v);
     return (uint8_t)(n < 0 ? 0 : (n > 255 ? 255 : n));
 }
@@ -227,6 +230,7 @@ need(const Py_buffer *b, Py_ssize_t nbytes, const char *name)
 }
 
 #define NBUF 6
+#define MAX_SIDE ((Py_ssize_t)1 << 24)
 
 static PyObject *
 area_resize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -280,9 +284,18 @@ area_resize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         p.kx = p.out_cols ? b[3].len / 4 / p.out_cols : 0;
         p.ky = p.out_rows ? b[5].len / 4 / p.out_rows : 0;
         p.step = step;
-        if (p.out_cols == 0 || p.out_rows == 0 || p.kx == 0 || p.ky == 0 || p.src_cols == 0
-            || p.ky > p.src_rows) {
+        if (p.out_cols == 0 || p.out_rows == 0 || p.kx == 0 || p.ky == 0 || p.src_cols == 0) {
             PyErr_SetString(PyExc_ValueError, "_area.resize: empty image or table");
+            goto done;
+        }
+        /* Bounded sides keep every size product below in range (2^24 * 2^25 < 2^63). */
+        if (p.src_rows > MAX_SIDE || p.src_cols > MAX_SIDE || p.out_rows > MAX_SIDE
+            || p.out_cols > MAX_SIDE) {
+            PyErr_SetString(PyExc_ValueError, "_area.resize: image side over 2**24");
+            goto done;
+        }
+        if (p.ky > p.src_rows || p.kx > p.src_cols) {
+            PyErr_SetString(PyExc_ValueError, "_area.resize: more taps than source pixels");
             goto done;
         }
         if (step < 1 || (p.kx > 1 && step > (p.src_cols - 1) / (p.kx - 1))) {

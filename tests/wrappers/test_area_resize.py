@@ -188,6 +188,7 @@ BAD_CALLS = [  # (argument index, wrong value, error, message)
     (4, lambda r: r._ystart - 1, ValueError, "`ystart` out of range"),
     (0, lambda r: np.zeros(210 * 160, np.uint8), ValueError, "`src` must be an image"),
     (6, lambda r: 2**63 - 1, ValueError, "`xstep` out of range"),  # (kx - 1) * step overflows
+    (5, lambda r: np.zeros((84, 211), np.float32), ValueError, "more taps than source pixels"),
 ]
 
 
