@@ -14,9 +14,9 @@ they differ or the kernel was not compiled (``AreaResizer.backend`` says which
 runs). The tests compare both on every frame of many Atari episodes and on random
 images of many shapes.
 
-Where OpenCV takes another road, so does `AreaResizer`: integer factors (OpenCV's
-``resizeAreaFast``), enlarging (INTER_AREA then means bilinear), non-uint8 images
-and equal sizes go to ``cv2.resize``.
+Where OpenCV takes another road, so does `AreaResizer`: integer factors, equal
+sizes included (OpenCV's ``resizeAreaFast``), enlarging (INTER_AREA then means
+bilinear) and more than 4 channels go to ``cv2.resize``. Images must be uint8.
 """
 
 from __future__ import annotations
@@ -197,29 +197,24 @@ class AreaResizer:
         if self.backend == "opencv":
             result = cv2.resize(image, self._dsize, interpolation=cv2.INTER_AREA)
             result = result.reshape(self.shape)  # OpenCV drops a single channel axis
-            if out is None:
-                return result
-            out[...] = result
-            return out
-        if not image.flags.c_contiguous:
-            image = np.ascontiguousarray(image)
-        target = (
-            out if out is not None and out.flags.c_contiguous else np.empty(self.shape, np.uint8)
-        )
-        _area.resize(
-            image,
-            target,
-            self._xstart,
-            self._xweight,
-            self._ystart,
-            self._yweight,
-            self._step,
-            self.portable,
-        )
-        if out is None:
-            return target
-        if target is not out:
-            out[...] = target
+        else:
+            if not image.flags.c_contiguous:
+                image = np.ascontiguousarray(image)
+            direct = out is not None and out.flags.c_contiguous  # the kernel writes into it
+            result = out if direct else np.empty(self.shape, np.uint8)
+            _area.resize(
+                image,
+                result,
+                self._xstart,
+                self._xweight,
+                self._ystart,
+                self._yweight,
+                self._step,
+                self.portable,
+            )
+        if out is None or result is out:
+            return result
+        out[...] = result
         return out
 
     def __repr__(self) -> str:
