@@ -18,17 +18,18 @@
  * The horizontal pass of a source row is kept in a ring of a few rows, each computed
  * once when an output row first needs it, so a call needs no scratch image.
  *
- * resize(src, dst, xstart, xweight, ystart, yweight, xstep[, portable])
- *   src      uint8  (H, W[, cn]) C-contiguous
- *   dst      uint8  (h, w*cn) C-contiguous, written
+ * Plan(src_rows, src_cols, xstart, xweight, ystart, yweight, xstep)
+ *   src_rows, src_cols  the source's rows and bytes per row (W * cn)
  *   xstart   int32  (w*cn,)     index in a source row of an output column's first tap
  *   xweight  float32 (w*cn, kx) its taps' weights; tap k reads xstart + k*xstep
  *   ystart   int32  (h,)        first source row of an output row
  *   yweight  float32 (h, ky)    its rows' weights
  *   xstep    int                channels per pixel (taps of one channel are cn apart)
- *   portable bool               use the portable kernels even where SIMD ones apply (tests)
- * The Python side builds valid tables; this function checks every size and index again,
- * on private copies of the tables, so that no call can read or write out of bounds.
+ * copies and checks the tables once and plans the SIMD pass; it is immutable.
+ * Plan.resize(src, dst[, portable]) shrinks src (uint8, src_rows * src_cols bytes,
+ * C-contiguous) into dst (uint8, h * w*cn bytes, C-contiguous); `portable` runs the
+ * portable kernels even where SIMD ones apply (tests). Every size is checked, so no
+ * call reads or writes out of bounds.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -36,24 +37,34 @@
 #include <stdint.h>
 #include <string.h>
 
-/* One call's work: the image, private copies of the tables, and the row ring. */
+/* The shrink's tables, checked and owned (one block), and the SIMD plan: immutable. */
 typedef struct {
-    const uint8_t *src;
+    PyObject_HEAD
     Py_ssize_t src_rows, src_cols; /* src_cols counts bytes: W * cn */
-    uint8_t *dst;
     Py_ssize_t out_rows, out_cols; /* out_cols counts values: w * cn */
+    Py_ssize_t kx, ky, step;
+    Py_ssize_t slots; /* ring rows: a power of two >= ky, so ky consecutive rows differ */
     const int32_t *xs;
     const float *xw;
-    Py_ssize_t kx, step;
     const int32_t *ys;
     const float *yw;
-    Py_ssize_t ky;
+    /* SIMD horizontal pass, per group of 4 output columns (ngroups 0: none): the source
+     * offset of its 16-byte window and, per tap, a shuffle mask and the 4 weights. */
+    Py_ssize_t ngroups;
+    const Py_ssize_t *window;   /* ngroups */
+    const uint8_t (*mask)[16];  /* ngroups * kx */
+    const float (*weight)[4];   /* ngroups * kx */
+    void *block;
+} Plan;
+
+/* One call's image and row ring. */
+typedef struct {
+    const uint8_t *src;
+    uint8_t *dst;
     float *ring;          /* slots rows of out_cols floats */
     Py_ssize_t *ring_row; /* the source row in each slot, -1 for none */
-    Py_ssize_t slots;     /* a power of two >= ky: ky consecutive rows take distinct slots */
     const float **taps;   /* ky row pointers of the output row being made */
-    int simd;
-} Plan;
+} Work;
 
 /* ---- portable kernels: any channel count, any CPU ------------------------------ */
 
@@ -107,27 +118,20 @@ vertical_cols(const float *const *restrict taps, const float *restrict w, Py_ssi
 #define AREA_SIMD 1
 #include <immintrin.h>
 
-/* Per group of 4 output columns: the source offset of its 16-byte window and, per tap,
- * a shuffle mask and the 4 weights. */
-typedef struct {
-    Py_ssize_t count;
-    Py_ssize_t *window;  /* count */
-    uint8_t (*mask)[16]; /* count * kx */
-    float (*weight)[4];  /* count * kx */
-} Groups;
+static int have_ssse3; /* set when the module loads */
 
-/* 0, or -1 when some group's taps do not fit one 16-byte window. */
+/* Fill the group tables; 0, or -1 when some group's taps do not fit one window. */
 static int
-plan_groups(Groups *g, const Plan *p)
+plan_groups(const Plan *p, Py_ssize_t *window, uint8_t (*mask)[16], float (*weight)[4])
 {
-    for (Py_ssize_t q = 0; q < g->count; q++) {
+    for (Py_ssize_t q = 0; q < p->ngroups; q++) {
         Py_ssize_t w0 = p->xs[4 * q];
         if (w0 > p->src_cols - 16)
             w0 = p->src_cols - 16;
-        g->window[q] = w0;
+        window[q] = w0;
         for (Py_ssize_t k = 0; k < p->kx; k++) {
-            uint8_t *m = g->mask[q * p->kx + k];
-            float *wt = g->weight[q * p->kx + k];
+            uint8_t *m = mask[q * p->kx + k];
+            float *wt = weight[q * p->kx + k];
             for (int lane = 0; lane < 4; lane++) {
                 Py_ssize_t j = 4 * q + lane, off = p->xs[j] + k - w0;
                 if (off < 0 || off > 15)
@@ -142,13 +146,13 @@ plan_groups(Groups *g, const Plan *p)
 }
 
 __attribute__((target("ssse3"))) static void
-horizontal_ssse3(const Plan *p, const Groups *g, const uint8_t *s, float *b)
+horizontal_ssse3(const Plan *p, const uint8_t *s, float *b)
 {
     /* Locals: the vector stores may alias anything, so fields would be reloaded. */
-    const Py_ssize_t kx = p->kx, count = g->count;
-    const Py_ssize_t *window = g->window;
-    const uint8_t(*mask)[16] = g->mask;
-    const float(*weight)[4] = g->weight;
+    const Py_ssize_t kx = p->kx, count = p->ngroups;
+    const Py_ssize_t *window = p->window;
+    const uint8_t(*mask)[16] = p->mask;
+    const float(*weight)[4] = p->weight;
     for (Py_ssize_t q = 0; q < count; q++) {
         __m128i bytes = _mm_loadu_si128((const __m128i *)(s + window[q]));
         const uint8_t(*m)[16] = mask + q * kx;
@@ -184,215 +188,256 @@ vertical_sse2(const float *const *restrict taps, const float *restrict w, Py_ssi
 }
 #endif
 
-/* Both passes, output row by output row; `g` is NULL for the portable kernels. */
+/* Both passes, output row by output row. */
 static void
-shrink(Plan *p, const void *g)
+shrink(const Plan *p, Work *t, int simd)
 {
     for (Py_ssize_t slot = 0; slot < p->slots; slot++)
-        p->ring_row[slot] = -1;
+        t->ring_row[slot] = -1;
     for (Py_ssize_t i = 0; i < p->out_rows; i++) {
         for (Py_ssize_t k = 0; k < p->ky; k++) {
             Py_ssize_t r = p->ys[i] + k, slot = r & (p->slots - 1);
-            float *b = p->ring + slot * p->out_cols;
-            if (p->ring_row[slot] != r) {
-                const uint8_t *s = p->src + r * p->src_cols;
+            float *b = t->ring + slot * p->out_cols;
+            if (t->ring_row[slot] != r) {
+                const uint8_t *s = t->src + r * p->src_cols;
 #ifdef AREA_SIMD
-                if (g)
-                    horizontal_ssse3(p, (const Groups *)g, s, b);
+                if (simd && p->ngroups > 0)
+                    horizontal_ssse3(p, s, b);
                 else
 #endif
                     horizontal_cols(p, s, b, 0, p->out_cols);
-                p->ring_row[slot] = r;
+                t->ring_row[slot] = r;
             }
-            p->taps[k] = b;
+            t->taps[k] = b;
         }
         const float *w = p->yw + p->ky * i;
-        uint8_t *d = p->dst + i * p->out_cols;
+        uint8_t *d = t->dst + i * p->out_cols;
 #ifdef AREA_SIMD
-        if (p->simd) {
-            vertical_sse2(p->taps, w, p->ky, p->out_cols, d);
+        if (simd) {
+            vertical_sse2(t->taps, w, p->ky, p->out_cols, d);
             continue;
         }
 #endif
-        vertical_cols(p->taps, w, p->ky, p->out_cols, d, 0);
+        vertical_cols(t->taps, w, p->ky, p->out_cols, d, 0);
     }
+}
+
+/* ---- the Python objects ----------------------------------------------------------- */
+
+#define MAX_SIDE ((Py_ssize_t)1 << 24)
+
+/* Take a C-contiguous buffer of `itemsize`-byte items whose struct letter is one of
+ * `letters`; on failure, set TypeError naming the argument and return -1. */
+static int
+get_buffer(PyObject *obj, Py_buffer *b, int writable, const char *letters, Py_ssize_t itemsize,
+           const char *name, const char *kind)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, b, flags) < 0)
+        return -1;
+    const char *f = b->format;
+    if (!f || f[0] == '\0' || f[1] != '\0' || !strchr(letters, f[0]) || b->itemsize != itemsize) {
+        PyBuffer_Release(b);
+        PyErr_Format(PyExc_TypeError, "_area: `%s` must hold %s", name, kind);
+        return -1;
+    }
+    return 0;
 }
 
 static int
 need(const Py_buffer *b, Py_ssize_t nbytes, const char *name)
 {
     if (b->len != nbytes) {
-        PyErr_Format(PyExc_ValueError, "_area.resize: `%s` has %zd bytes, expected %zd", name,
-                     b->len, nbytes);
+        PyErr_Format(PyExc_ValueError, "_area: `%s` has %zd bytes, expected %zd", name, b->len,
+                     nbytes);
         return -1;
     }
     return 0;
 }
 
-#define NBUF 6
-#define MAX_SIDE ((Py_ssize_t)1 << 24)
+static int
+fail(const char *message)
+{
+    PyErr_SetString(PyExc_ValueError, message);
+    return -1;
+}
+
+/* Check the tables against the sizes, copy them into one owned block, plan SIMD. */
+static int
+plan_init(Plan *p, Py_buffer *b, Py_ssize_t src_rows, Py_ssize_t src_cols, Py_ssize_t step)
+{
+    /* int32 is 'l' where long has 4 bytes */
+    Py_ssize_t nx = b[0].len / 4, ny = b[2].len / 4;
+    Py_ssize_t kx = nx ? b[1].len / 4 / nx : 0, ky = ny ? b[3].len / 4 / ny : 0;
+    if (src_rows < 1 || src_cols < 1 || nx == 0 || ny == 0 || kx == 0 || ky == 0)
+        return fail("_area.Plan: empty image or table");
+    /* Bounded sides keep every size product below in range (2^24 * 2^25 < 2^63). */
+    if (src_rows > MAX_SIDE || src_cols > MAX_SIDE || nx > MAX_SIDE || ny > MAX_SIDE)
+        return fail("_area.Plan: image side over 2**24");
+    if (ky > src_rows || kx > src_cols)
+        return fail("_area.Plan: more taps than source pixels");
+    if (step < 1 || (kx > 1 && step > (src_cols - 1) / (kx - 1)))
+        return fail("_area.Plan: `xstep` out of range");
+    if (need(&b[1], nx * kx * 4, "xweight") || need(&b[3], ny * ky * 4, "yweight"))
+        return -1;
+    const int32_t *xs = b[0].buf, *ys = b[2].buf;
+    for (Py_ssize_t j = 0; j < nx; j++)
+        if (xs[j] < 0 || xs[j] > src_cols - 1 - (kx - 1) * step)
+            return fail("_area.Plan: `xstart` out of range");
+    for (Py_ssize_t i = 0; i < ny; i++)
+        if (ys[i] < 0 || ys[i] > src_rows - ky)
+            return fail("_area.Plan: `ystart` out of range");
+    Py_ssize_t slots = 1, ngroups = 0;
+    while (slots < ky)
+        slots *= 2;
+#ifdef AREA_SIMD
+    if (step == 1 && src_cols >= 16)
+        ngroups = nx / 4;
+#endif
+    /* pointer-sized parts first, then 4-byte ones, then bytes */
+    size_t bytes = sizeof(Py_ssize_t) * ngroups + 4 * (nx + nx * kx + ny + ny * ky)
+                   + 4 * 4 * ngroups * kx + 16 * ngroups * kx;
+    char *at = p->block = PyMem_Malloc(bytes);
+    if (!at) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t *window = (Py_ssize_t *)at;
+    int32_t *xs_own = (int32_t *)(window + ngroups), *ys_own = xs_own + nx;
+    float *xw_own = (float *)(ys_own + ny), *yw_own = xw_own + nx * kx;
+    float(*weight)[4] = (float(*)[4])(yw_own + ny * ky);
+    uint8_t(*mask)[16] = (uint8_t(*)[16])(weight + ngroups * kx);
+    memcpy(xs_own, xs, 4 * nx);
+    memcpy(xw_own, b[1].buf, 4 * nx * kx);
+    memcpy(ys_own, ys, 4 * ny);
+    memcpy(yw_own, b[3].buf, 4 * ny * ky);
+    p->src_rows = src_rows, p->src_cols = src_cols, p->out_rows = ny, p->out_cols = nx;
+    p->kx = kx, p->ky = ky, p->step = step, p->slots = slots;
+    p->xs = xs_own, p->xw = xw_own, p->ys = ys_own, p->yw = yw_own;
+    p->window = window, p->mask = (const uint8_t(*)[16])mask;
+    p->weight = (const float(*)[4])weight, p->ngroups = ngroups;
+#ifdef AREA_SIMD
+    if (ngroups > 0 && plan_groups(p, window, mask, weight) != 0)
+        p->ngroups = 0; /* taps too far apart for one window: the portable horizontal pass */
+#endif
+    return 0;
+}
 
 static PyObject *
-area_resize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+plan_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    (void)module;
-    if (nargs != NBUF + 1 && nargs != NBUF + 2) {
-        PyErr_SetString(PyExc_TypeError, "_area.resize takes 7 or 8 arguments");
+    static char *keywords[] = {"src_rows", "src_cols", "xstart", "xweight",
+                               "ystart",   "yweight",  "xstep",  NULL};
+    Py_ssize_t src_rows, src_cols, step;
+    PyObject *obj[4];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nnOOOOn:Plan", keywords, &src_rows,
+                                     &src_cols, &obj[0], &obj[1], &obj[2], &obj[3], &step))
         return NULL;
-    }
-    Py_ssize_t step = PyLong_AsSsize_t(args[NBUF]);
-    if (step == -1 && PyErr_Occurred())
-        return NULL;
-    int portable = nargs == NBUF + 2 ? PyObject_IsTrue(args[NBUF + 1]) : 0;
-    if (portable < 0)
-        return NULL;
-    static const char *names[NBUF] = {"src", "dst", "xstart", "xweight", "ystart", "yweight"};
-    /* Accepted struct letters per argument (int32 is 'l' where long has 4 bytes). */
-    static const char *formats[NBUF] = {"B", "B", "il", "f", "il", "f"};
-    static const Py_ssize_t sizes[NBUF] = {1, 1, 4, 4, 4, 4};
-    static const char *kinds[NBUF] = {"uint8", "uint8", "int32", "float32", "int32", "float32"};
-    Py_buffer b[NBUF];
+    static const char *names[4] = {"xstart", "xweight", "ystart", "yweight"};
+    static const char *letters[4] = {"il", "f", "il", "f"};
+    static const char *kinds[4] = {"int32", "float32", "int32", "float32"};
+    Py_buffer b[4];
     int got = 0;
-    char *mem = NULL;
-    PyObject *result = NULL;
-    for (; got < NBUF; got++) {
-        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (got == 1 ? PyBUF_WRITABLE : 0);
-        if (PyObject_GetBuffer(args[got], &b[got], flags) < 0)
-            goto done;
-        const char *f = b[got].format;
-        if (!f || f[0] == '\0' || f[1] != '\0' || !strchr(formats[got], f[0])
-            || b[got].itemsize != sizes[got]) {
-            PyErr_Format(PyExc_TypeError, "_area.resize: `%s` must hold %s", names[got],
-                         kinds[got]);
-            got++;
-            goto done;
-        }
+    for (; got < 4; got++)
+        if (get_buffer(obj[got], &b[got], 0, letters[got], 4, names[got], kinds[got]) < 0)
+            break;
+    Plan *p = NULL;
+    if (got == 4) {
+        p = (Plan *)type->tp_alloc(type, 0);
+        if (p && plan_init(p, b, src_rows, src_cols, step) < 0)
+            Py_CLEAR(p);
     }
-    if (b[0].ndim < 2 || b[0].shape[0] < 1) {
-        PyErr_SetString(PyExc_ValueError, "_area.resize: `src` must be an image (H, W[, C])");
-        goto done;
-    }
-    {
-        /* Sizes follow from the source's rows and the two tables: check every buffer. */
-        Plan p = {0};
-        p.src = (const uint8_t *)b[0].buf;
-        p.src_rows = b[0].shape[0];
-        p.src_cols = b[0].len / p.src_rows;
-        p.dst = (uint8_t *)b[1].buf;
-        p.out_cols = b[2].len / 4;
-        p.out_rows = b[4].len / 4;
-        p.kx = p.out_cols ? b[3].len / 4 / p.out_cols : 0;
-        p.ky = p.out_rows ? b[5].len / 4 / p.out_rows : 0;
-        p.step = step;
-        if (p.out_cols == 0 || p.out_rows == 0 || p.kx == 0 || p.ky == 0 || p.src_cols == 0) {
-            PyErr_SetString(PyExc_ValueError, "_area.resize: empty image or table");
-            goto done;
-        }
-        /* Bounded sides keep every size product below in range (2^24 * 2^25 < 2^63). */
-        if (p.src_rows > MAX_SIDE || p.src_cols > MAX_SIDE || p.out_rows > MAX_SIDE
-            || p.out_cols > MAX_SIDE) {
-            PyErr_SetString(PyExc_ValueError, "_area.resize: image side over 2**24");
-            goto done;
-        }
-        if (p.ky > p.src_rows || p.kx > p.src_cols) {
-            PyErr_SetString(PyExc_ValueError, "_area.resize: more taps than source pixels");
-            goto done;
-        }
-        if (step < 1 || (p.kx > 1 && step > (p.src_cols - 1) / (p.kx - 1))) {
-            PyErr_SetString(PyExc_ValueError, "_area.resize: `xstep` out of range");
-            goto done;
-        }
-        if (need(&b[1], p.out_rows * p.out_cols, "dst")
-            || need(&b[3], p.out_cols * p.kx * 4, "xweight")
-            || need(&b[5], p.out_rows * p.ky * 4, "yweight"))
-            goto done;
-        /* One block: private copies of the tables (once checked, nothing, not an aliasing
-         * dst nor another thread, can change them while the GIL is released), the row
-         * ring, and the SIMD plan. */
-        size_t nx = (size_t)p.out_cols, ny = (size_t)p.out_rows, kx = (size_t)p.kx,
-               ky = (size_t)p.ky, ngroups = 0, slots = 1;
-        while (slots < ky)
-            slots *= 2;
-        p.slots = (Py_ssize_t)slots;
-        int simd = 0;
-#ifdef AREA_SIMD
-        simd = !portable && __builtin_cpu_supports("ssse3");
-        if (simd && step == 1 && p.src_cols >= 16)
-            ngroups = nx / 4;
-#endif
-        size_t floats = nx * kx + ny * ky + slots * nx + ngroups * kx * 4;
-        size_t bytes = 4 * (nx + ny + floats) + sizeof(Py_ssize_t) * (slots + ngroups)
-                       + sizeof(float *) * ky + 16 * ngroups * kx;
-        mem = PyMem_RawMalloc(bytes);
-        if (!mem) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        char *at = mem; /* pointer-sized parts first, then 4-byte ones, then bytes */
-        p.ring_row = (Py_ssize_t *)at;
-        at += sizeof(Py_ssize_t) * slots;
-        p.taps = (const float **)at;
-        at += sizeof(float *) * ky;
-#ifdef AREA_SIMD
-        Groups g = {(Py_ssize_t)ngroups, (Py_ssize_t *)at, NULL, NULL};
-#endif
-        at += sizeof(Py_ssize_t) * ngroups;
-        int32_t *xs = (int32_t *)at, *ys = xs + nx;
-        float *xw = (float *)(ys + ny), *yw = xw + nx * kx;
-        p.ring = yw + ny * ky;
-        float *group_weight = p.ring + slots * nx;
-        uint8_t *group_mask = (uint8_t *)(group_weight + ngroups * kx * 4);
-        memcpy(xs, b[2].buf, 4 * nx);
-        memcpy(xw, b[3].buf, 4 * nx * kx);
-        memcpy(ys, b[4].buf, 4 * ny);
-        memcpy(yw, b[5].buf, 4 * ny * ky);
-        p.xs = xs, p.xw = xw, p.ys = ys, p.yw = yw, p.simd = simd;
-        for (Py_ssize_t j = 0; j < p.out_cols; j++)
-            if (xs[j] < 0 || xs[j] > p.src_cols - 1 - (p.kx - 1) * step) {
-                PyErr_SetString(PyExc_ValueError, "_area.resize: `xstart` out of range");
-                goto done;
-            }
-        for (Py_ssize_t i = 0; i < p.out_rows; i++)
-            if (ys[i] < 0 || ys[i] > p.src_rows - p.ky) {
-                PyErr_SetString(PyExc_ValueError, "_area.resize: `ystart` out of range");
-                goto done;
-            }
-        const void *plan = NULL;
-#ifdef AREA_SIMD
-        g.mask = (uint8_t(*)[16])group_mask;
-        g.weight = (float(*)[4])group_weight;
-        if (ngroups > 0 && plan_groups(&g, &p) == 0)
-            plan = &g; /* else the taps are too far apart: the portable horizontal pass */
-#else
-        (void)group_mask;
-#endif
-        Py_BEGIN_ALLOW_THREADS
-        shrink(&p, plan);
-        Py_END_ALLOW_THREADS
-        result = Py_NewRef(Py_None);
-    }
-done:
-    PyMem_RawFree(mem);
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&b[i]);
+    return (PyObject *)p;
+}
+
+static void
+plan_dealloc(Plan *p)
+{
+    PyMem_Free(p->block);
+    Py_TYPE(p)->tp_free((PyObject *)p);
+}
+
+static PyObject *
+plan_resize(Plan *p, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "Plan.resize takes 2 or 3 arguments");
+        return NULL;
+    }
+    int portable = nargs == 3 ? PyObject_IsTrue(args[2]) : 0;
+    if (portable < 0)
+        return NULL;
+    Py_buffer src, dst;
+    if (get_buffer(args[0], &src, 0, "B", 1, "src", "uint8") < 0)
+        return NULL;
+    if (get_buffer(args[1], &dst, 1, "B", 1, "dst", "uint8") < 0) {
+        PyBuffer_Release(&src);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    char *mem = NULL;
+    if (need(&src, p->src_rows * p->src_cols, "src") || need(&dst, p->out_rows * p->out_cols, "dst"))
+        goto done;
+    /* The ring is the call's own, so threads may share a plan. */
+    mem = PyMem_RawMalloc(sizeof(Py_ssize_t) * p->slots + sizeof(float *) * p->ky
+                          + sizeof(float) * p->slots * p->out_cols);
+    if (!mem) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Work t = {src.buf, dst.buf, NULL, (Py_ssize_t *)mem, NULL};
+    t.taps = (const float **)(t.ring_row + p->slots);
+    t.ring = (float *)(t.taps + p->ky);
+    int simd = 0;
+#ifdef AREA_SIMD
+    simd = !portable && have_ssse3;
+#endif
+    Py_BEGIN_ALLOW_THREADS
+    shrink(p, &t, simd);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_RawFree(mem);
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
     return result;
 }
 
-static PyMethodDef methods[] = {
-    {"resize", (PyCFunction)(void (*)(void))area_resize, METH_FASTCALL,
-     "resize(src, dst, xstart, xweight, ystart, yweight, xstep[, portable]): "
-     "OpenCV's INTER_AREA shrink with precomputed tables (see gymkit.wrappers.area_resize)."},
+static PyMethodDef plan_methods[] = {
+    {"resize", (PyCFunction)(void (*)(void))plan_resize, METH_FASTCALL,
+     "resize(src, dst[, portable]): shrink src into dst."},
     {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject PlanType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "gymkit.wrappers._area.Plan",
+    .tp_basicsize = sizeof(Plan),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Plan(src_rows, src_cols, xstart, xweight, ystart, yweight, xstep): the "
+              "checked tables of one INTER_AREA shrink (see gymkit.wrappers.area_resize).",
+    .tp_new = plan_new,
+    .tp_dealloc = (destructor)plan_dealloc,
+    .tp_methods = plan_methods,
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "gymkit.wrappers._area",
-    "OpenCV's INTER_AREA shrink for uint8 images, bit for bit, faster.", -1, methods,
+    "OpenCV's INTER_AREA shrink for uint8 images, bit for bit, faster.", -1, NULL,
     NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
 PyInit__area(void)
 {
-    return PyModule_Create(&module_def);
+#ifdef AREA_SIMD
+    have_ssse3 = __builtin_cpu_supports("ssse3");
+#endif
+    if (PyType_Ready(&PlanType) < 0)
+        return NULL;
+    PyObject *module = PyModule_Create(&module_def);
+    if (module && PyModule_AddObjectRef(module, "Plan", (PyObject *)&PlanType) < 0)
+        Py_CLEAR(module);
+    return module;
 }

@@ -5,8 +5,8 @@ interpolation=cv2.INTER_AREA)`` than in anything but the emulator: about 60 µs 
 agent step. For a non-integer shrink OpenCV runs a scalar loop that scatters each
 source pixel into its output columns. `AreaResizer` does the same single-precision
 arithmetic in the same order with the loop turned into a gather (the compiled
-kernel in ``_area.c``), so its output equals OpenCV's bit for bit, several times
-faster.
+kernel in ``_area.c``, which checks and keeps the tables once per resizer), so its
+output equals OpenCV's bit for bit, several times faster.
 
 Bit-exactness is not assumed: each resizer compares itself with ``cv2.resize`` on
 random and extreme images when it is built, and falls back to ``cv2.resize`` if
@@ -143,9 +143,9 @@ class AreaResizer:
         xstart, xweight = _taps(W, w)
         ystart, yweight = _taps(H, h)
         # Channels are interleaved: column j of channel c reads source column s * C + c.
-        self._xstart = (xstart[:, None] * channels + np.arange(channels, dtype=np.int32)).ravel()
-        self._xweight = np.repeat(xweight, channels, axis=0)
-        self._ystart, self._yweight, self._step = ystart, yweight, channels
+        xstart = (xstart[:, None] * channels + np.arange(channels, dtype=np.int32)).ravel()
+        xweight = np.repeat(xweight, channels, axis=0)
+        self._plan = _area.Plan(H, W * channels, xstart, xweight, ystart, yweight, channels)
         self.backend = "gymkit"
         key = (self.src_shape, self.shape, _opencv_switches())
         if key not in _checked:
@@ -202,16 +202,7 @@ class AreaResizer:
                 image = np.ascontiguousarray(image)
             direct = out is not None and out.flags.c_contiguous  # the kernel writes into it
             result = out if direct else np.empty(self.shape, np.uint8)
-            _area.resize(
-                image,
-                result,
-                self._xstart,
-                self._xweight,
-                self._ystart,
-                self._yweight,
-                self._step,
-                self.portable,
-            )
+            self._plan.resize(image, result, self.portable)
         if out is None or result is out:
             return result
         out[...] = result

@@ -180,44 +180,76 @@ def test_out_argument_views_and_bad_input():
     assert resize(view, strided) is strided and np.array_equal(strided, out)
 
 
-BAD_CALLS = [  # (argument index, wrong value, error, message)
-    (0, lambda r: np.zeros((210, 160), np.float32), TypeError, "`src` must hold uint8"),
-    (1, lambda r: np.zeros((84, 83), np.uint8), ValueError, "`dst` has 6972 bytes, expected 7056"),
-    (2, lambda r: r._xstart + 200, ValueError, "`xstart` out of range"),
-    (3, lambda r: r._xweight[:80], ValueError, "`xweight` has 960 bytes"),
-    (4, lambda r: r._ystart - 1, ValueError, "`ystart` out of range"),
-    (0, lambda r: np.zeros(210 * 160, np.uint8), ValueError, "`src` must be an image"),
-    (6, lambda r: 2**63 - 1, ValueError, "`xstep` out of range"),  # (kx - 1) * step overflows
-    (5, lambda r: np.zeros((84, 211), np.float32), ValueError, "more taps than source pixels"),
+def atari_tables():
+    """The arguments of `_area.Plan` for 210x160 -> 84x84 gray, as a dict."""
+    xstart, xweight = area_resize._taps(160, 84)
+    ystart, yweight = area_resize._taps(210, 84)
+    return {
+        "src_rows": 210,
+        "src_cols": 160,
+        "xstart": xstart,
+        "xweight": xweight,
+        "ystart": ystart,
+        "yweight": yweight,
+        "xstep": 1,
+    }
+
+
+BAD_PLANS = [  # (argument, wrong value, error, message): the checks a plan makes once
+    ("xstart", lambda t: t["xstart"].astype(np.float32), TypeError, "`xstart` must hold int32"),
+    ("xstart", lambda t: t["xstart"] + 200, ValueError, "`xstart` out of range"),
+    ("xweight", lambda t: t["xweight"][:80], ValueError, "`xweight` has 960 bytes"),
+    ("ystart", lambda t: t["ystart"] - 1, ValueError, "`ystart` out of range"),
+    ("yweight", lambda t: np.zeros((84, 211), np.float32), ValueError, "more taps than source"),
+    ("xstep", lambda t: 2**63 - 1, ValueError, "`xstep` out of range"),  # (kx - 1) * step overflows
+    ("src_rows", lambda t: 2**40, ValueError, r"image side over 2\*\*24"),
+    ("src_cols", lambda t: 0, ValueError, "empty image or table"),
+]
+
+
+@needs_kernel
+@pytest.mark.parametrize("name, wrong, error, message", BAD_PLANS)
+def test_a_plan_refuses_wrong_tables(name, wrong, error, message):
+    """The kernel checks its tables itself: no plan can read or write out of bounds."""
+    tables = atari_tables()
+    area_resize._area.Plan(**tables)  # the right tables work
+    tables[name] = wrong(tables)
+    with pytest.raises(error, match=message):
+        area_resize._area.Plan(**tables)
+
+
+BAD_CALLS = [  # (argument index, wrong value, error, message): the checks of every call
+    (0, np.zeros((210, 160), np.float32), TypeError, "`src` must hold uint8"),
+    (0, np.zeros((210, 159), np.uint8), ValueError, "`src` has 33390 bytes, expected 33600"),
+    (1, np.zeros((84, 83), np.uint8), ValueError, "`dst` has 6972 bytes, expected 7056"),
+    (1, bytes(84 * 84), BufferError, "not writable"),
 ]
 
 
 @needs_kernel
 @pytest.mark.parametrize("index, wrong, error, message", BAD_CALLS)
-def test_the_kernel_refuses_a_wrong_call(index, wrong, error, message):
-    """The kernel checks its buffers itself: no wrong call reads or writes out of bounds."""
-    resize = AreaResizer((210, 160), (84, 84))
+def test_a_plan_refuses_a_wrong_call(index, wrong, error, message):
+    plan = area_resize._area.Plan(**atari_tables())
     args = [np.zeros((210, 160), np.uint8), np.zeros((84, 84), np.uint8)]
-    args += [resize._xstart, resize._xweight, resize._ystart, resize._yweight, 1]
-    area_resize._area.resize(*args)  # the right call works
-    args[index] = wrong(resize)
+    plan.resize(*args)  # the right call works
+    args[index] = wrong
     with pytest.raises(error, match=message):
-        area_resize._area.resize(*args)
-    with pytest.raises(TypeError, match="7 or 8 arguments"):
-        area_resize._area.resize(*args[:6])
+        plan.resize(*args)
+    with pytest.raises(TypeError, match="2 or 3 arguments"):
+        plan.resize(args[0])
 
 
 @needs_kernel
-def test_an_output_aliasing_the_tables_cannot_corrupt_memory():
-    """The kernel reads private copies of the tables it checked."""
-    resize = AreaResizer((210, 160), (84, 84))
-    memory = np.zeros(84 * 84 // 4, np.int32)
-    memory[:84] = resize._ystart
-    dst = memory.view(np.uint8).reshape(84, 84)  # `ystart` lives inside the output
+def test_a_plan_owns_its_tables():
+    """Tables changed after the plan was made (or living in the output) change nothing."""
+    tables = atari_tables()
+    plan = area_resize._area.Plan(**tables)
+    tables["ystart"][:] = 10**6
+    tables["xweight"][:] = np.nan
     image = np.random.default_rng(0).integers(0, 256, (210, 160), dtype=np.uint8)
-    args = [image, dst, resize._xstart, resize._xweight, memory[:84], resize._yweight, 1]
-    area_resize._area.resize(*args)  # overwrites the caller's `ystart` mid-call
-    assert np.array_equal(dst, opencv(image, (84, 84)))
+    out = np.zeros((84, 84), np.uint8)
+    plan.resize(image, out)
+    assert np.array_equal(out, opencv(image, (84, 84)))
 
 
 @needs_kernel
