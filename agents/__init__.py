@@ -22,6 +22,13 @@ The DQN names load torch and stable-baselines3 on first use only: importing
 
 from __future__ import annotations
 
+if __name__ != "gymkit.agents":
+    raise ImportError(
+        f"this folder is the package gymkit.agents, imported here as {__name__!r}: install "
+        "the checkout (pip install -e .) and import gymkit.agents"
+    )
+
+
 import importlib
 from typing import TYPE_CHECKING, Any
 

@@ -1,4 +1,4 @@
-"""What every gymkit agent shares: the callback contract, the history, save/load, checks.
+"""What every gymkit agent shares: the callback contract, the history, save/load.
 
 Every agent is built as ``Agent(env, config)`` from a frozen dataclass config, trains
 with ``learn(...)`` (a tqdm progress bar on request and an optional callback),
@@ -17,9 +17,8 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from gymnasium import spaces
 
-__all__ = ["Callback", "NumpyAgent", "check_discrete_space", "check_probability", "config_to_json"]
+__all__ = ["Callback", "NumpyAgent", "config_to_json", "config_from_json"]
 
 #: ``callback(agent, info)`` is called after each unit of training (a step, an
 #: update or a sweep, as each agent documents) with a dict of the latest numbers;
@@ -28,21 +27,6 @@ Callback = Callable[[Any, dict[str, Any]], "bool | None"]
 
 _FORMAT_VERSION = 1
 SelfAgent = TypeVar("SelfAgent", bound="NumpyAgent")
-
-
-def check_discrete_space(agent: str, argument: str, space: spaces.Space) -> spaces.Discrete:
-    """Return ``space`` if it is ``Discrete``, else raise a ``TypeError`` naming the agent."""
-    if not isinstance(space, spaces.Discrete):
-        raise TypeError(f"{agent}: `{argument}` must be Discrete, got {space}")
-    return space
-
-
-def check_probability(owner: str, name: str, value: float, *, open_low: bool = False) -> None:
-    """Raise ``ValueError`` unless ``value`` lies in [0, 1] (or (0, 1] with ``open_low``)."""
-    low_ok = value > 0 if open_low else value >= 0
-    if not (low_ok and value <= 1):
-        interval = "(0, 1]" if open_low else "[0, 1]"
-        raise ValueError(f"{owner}: `{name}` must be in {interval}, got {value!r}")
 
 
 def config_to_json(config: Any) -> str:

@@ -37,8 +37,9 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from gymkit.agents.base import Callback, check_probability, config_from_json, config_to_json
+from gymkit.agents.base import Callback, config_from_json, config_to_json
 from gymkit.agents.evaluation import evaluate
+from gymkit.common.checks import probability
 
 __all__ = [
     "DQNConfig",
@@ -526,9 +527,9 @@ class DQNConfig:
                 )
         if not all(isinstance(h, int) and h >= 1 for h in self.net_arch):
             raise ValueError(f"{name}: `net_arch` must be positive ints, got {self.net_arch!r}")
-        check_probability(name, "gamma", self.gamma)
-        check_probability(name, "exploration_initial_eps", self.exploration_initial_eps)
-        check_probability(name, "exploration_final_eps", self.exploration_final_eps)
+        probability(name, "gamma", self.gamma)
+        probability(name, "exploration_initial_eps", self.exploration_initial_eps)
+        probability(name, "exploration_final_eps", self.exploration_final_eps)
         positive = (
             "buffer_size", "batch_size", "train_freq", "gradient_steps",
             "target_update_interval", "exploration_steps", "eval_episodes",

@@ -12,7 +12,8 @@ from typing import Any, Literal
 import numpy as np
 from tqdm.auto import tqdm
 
-from gymkit.agents.base import Callback, NumpyAgent, check_discrete_space, check_probability
+from gymkit.agents.base import Callback, NumpyAgent
+from gymkit.common.checks import discrete_space, probability
 
 __all__ = ["QLearningConfig", "QLearningAgent"]
 
@@ -63,10 +64,10 @@ class QLearningConfig:
 
     def __post_init__(self):
         name = "QLearningConfig"
-        check_probability(name, "alpha0", self.alpha0, open_low=True)
-        check_probability(name, "gamma", self.gamma)
-        check_probability(name, "epsilon_start", self.epsilon_start)
-        check_probability(name, "epsilon_end", self.epsilon_end)
+        probability(name, "alpha0", self.alpha0, open_low=True)
+        probability(name, "gamma", self.gamma)
+        probability(name, "epsilon_start", self.epsilon_start)
+        probability(name, "epsilon_end", self.epsilon_end)
         if not self.lr_decay >= 0:
             raise ValueError(f"{name}: `lr_decay` must be >= 0, got {self.lr_decay!r}")
         if self.exploration not in _EXPLORATIONS:
@@ -117,8 +118,8 @@ class QLearningAgent(NumpyAgent):
     def __init__(self, env: Any, config: QLearningConfig | None = None):
         super().__init__(env, config if config is not None else QLearningConfig())
         name = type(self).__name__
-        obs_space = check_discrete_space(name, "env.observation_space", env.observation_space)
-        act_space = check_discrete_space(name, "env.action_space", env.action_space)
+        obs_space = discrete_space(name, "env.observation_space", env.observation_space)
+        act_space = discrete_space(name, "env.action_space", env.action_space)
         if obs_space.start != 0 or act_space.start != 0:
             raise ValueError(
                 f"{name}: `env` spaces must start at 0 to index the Q-table, got "

@@ -21,7 +21,8 @@ import numpy as np
 from gymnasium import spaces
 from tqdm.auto import tqdm
 
-from gymkit.agents.base import Callback, NumpyAgent, check_discrete_space, check_probability
+from gymkit.agents.base import Callback, NumpyAgent
+from gymkit.common.checks import discrete_space, probability
 
 __all__ = ["ReinforceConfig", "ReinforceAgent", "discount_and_normalize_returns"]
 
@@ -116,7 +117,7 @@ class ReinforceConfig:
             )
         if not self.learning_rate > 0:
             raise ValueError(f"{name}: `learning_rate` must be > 0, got {self.learning_rate!r}")
-        check_probability(name, "gamma", self.gamma)
+        probability(name, "gamma", self.gamma)
         if not self.n_episodes_per_update >= 1:
             raise ValueError(
                 f"{name}: `n_episodes_per_update` must be >= 1, got {self.n_episodes_per_update!r}"
@@ -263,7 +264,7 @@ class ReinforceAgent(NumpyAgent):
         obs_space = vec_env.single_observation_space
         if not isinstance(obs_space, spaces.Box):
             raise TypeError(f"{name}: `env.observation_space` must be a Box, got {obs_space}")
-        act_space = check_discrete_space(name, "env.action_space", vec_env.single_action_space)
+        act_space = discrete_space(name, "env.action_space", vec_env.single_action_space)
         if config.n_episodes_per_update % vec_env.num_envs:
             raise ValueError(
                 f"{name}: `n_episodes_per_update` ({config.n_episodes_per_update}) must be a "

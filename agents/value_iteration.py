@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from gymkit.agents.base import Callback, NumpyAgent, check_discrete_space, check_probability
+from gymkit.agents.base import Callback, NumpyAgent
+from gymkit.common.checks import discrete_space, probability
 
 __all__ = ["TabularModel", "ValueIterationConfig", "ValueIterationAgent"]
 
@@ -85,8 +86,8 @@ class TabularModel:
                 f"CliffWalking or gymkit's TabularMDP), got {type(unwrapped).__name__}, "
                 "which has no `P`"
             )
-        obs_space = check_discrete_space(owner, "env.observation_space", env.observation_space)
-        act_space = check_discrete_space(owner, "env.action_space", env.action_space)
+        obs_space = discrete_space(owner, "env.observation_space", env.observation_space)
+        act_space = discrete_space(owner, "env.action_space", env.action_space)
         if obs_space.start != 0 or act_space.start != 0:
             raise ValueError(
                 f"{owner}: `env` spaces must start at 0 to index `P`, got "
@@ -164,7 +165,7 @@ class ValueIterationConfig:
     max_iterations: int = 100_000
 
     def __post_init__(self):
-        check_probability("ValueIterationConfig", "gamma", self.gamma)
+        probability("ValueIterationConfig", "gamma", self.gamma)
         if not self.tol > 0:
             raise ValueError(f"ValueIterationConfig: `tol` must be > 0, got {self.tol!r}")
         if not self.max_iterations >= 1:

@@ -1,6 +1,6 @@
 """Env steps/s collected by RLlib's env runners on gymkit envs, beside Gymnasium's SyncVectorEnv.
 
-Same envs everywhere: the env exactly as `gymkit.rllib` hands it to RLlib (shaped
+Same envs everywhere: the env exactly as `gymkit.integrations.rllib` hands it to RLlib (shaped
 CartPole; Breakout under the "sb3" preset, channel-last, scaled to float32). Per env,
 in one run and in interleaved rounds (the machine's other load hits all alike):
 
@@ -29,7 +29,7 @@ import gymnasium as gym
 import ray
 from ray.rllib.algorithms.ppo import PPOConfig
 
-import gymkit.rllib
+import gymkit.integrations.rllib
 
 ENVS = {
     "ShapedCartPole-v1": dict(env_id="ShapedCartPole-v1", atari_profile=None, chunk=1000),
@@ -46,7 +46,7 @@ def _rate(collect: Callable[[], int], seconds: float) -> float:
 
 
 def sync_vector(env_id: str, atari_profile: str | None, num_envs: int, chunk: int):
-    creator = gymkit.rllib.EnvCreator(env_id, atari_profile)
+    creator = gymkit.integrations.rllib.EnvCreator(env_id, atari_profile)
     envs = gym.vector.SyncVectorEnv([lambda: creator({})] * num_envs)
     envs.reset(seed=0)
     envs.action_space.seed(0)
@@ -61,7 +61,7 @@ def sync_vector(env_id: str, atari_profile: str | None, num_envs: int, chunk: in
 
 def rllib(env_id: str, atari_profile: str | None, runners: int, envs: int, chunk: int):
     """Build PPO with `runners` remote env runners; return its collectors, stop and build time."""
-    config = gymkit.rllib.configure(PPOConfig(), env_id, atari_profile=atari_profile)
+    config = gymkit.integrations.rllib.configure(PPOConfig(), env_id, atari_profile=atari_profile)
     config.env_runners(num_env_runners=runners, num_envs_per_env_runner=envs).debugging(seed=0)
     start = time.perf_counter()
     algo = config.build_algo()

@@ -9,6 +9,13 @@ Importing this package registers every id (``import gymkit`` does it for you).
 
 from __future__ import annotations
 
+if __name__ != "gymkit.envs":
+    raise ImportError(
+        f"this folder is the package gymkit.envs, imported here as {__name__!r}: install "
+        "the checkout (pip install -e .) and import gymkit.envs"
+    )
+
+
 import gymnasium as gym
 
 from gymkit.envs.shaped_cartpole import ShapedCartPoleEnv

@@ -13,7 +13,8 @@ import pytest
 import gymkit
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ["gymkit", "gymkit.envs", "gymkit.wrappers", "gymkit.agents"]
+FOLDERS = ["common", "envs", "wrappers", "agents", "integrations"]
+SUBPACKAGES = ["gymkit", *(f"gymkit.{folder}" for folder in FOLDERS)]
 
 
 def _modules():
@@ -21,7 +22,11 @@ def _modules():
     for sub in SUBPACKAGES[1:]:
         pkg = importlib.import_module(sub)
         names.append(sub)
-        names += [f"{sub}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__)]
+        names += [
+            f"{sub}.{m.name}"
+            for m in pkgutil.iter_modules(pkg.__path__)
+            if f"{sub}.{m.name}" != "gymkit.integrations.rllib"  # ray venv: test_rllib.py
+        ]
     return names
 
 
@@ -47,11 +52,10 @@ def test_wheel_contains_every_subpackage(tmp_path):
     for sub in SUBPACKAGES:
         assert f"{sub.replace('.', '/')}/__init__.py" in names, sub
     # every module in the source folders made it into the wheel
-    for folder, sub in [("envs", "envs"), ("wrappers", "wrappers"), ("agents", "agents")]:
+    for folder in FOLDERS:
         for source in (ROOT / folder).glob("*.py"):
-            assert f"gymkit/{sub}/{source.name}" in names, source
+            assert f"gymkit/{folder}/{source.name}" in names, source
     assert "gymkit/py.typed" in names
-    assert "gymkit/rllib.py" in names
     # the compiled INTER_AREA kernel (optional at install, but built wherever a compiler is)
     assert any(n.startswith("gymkit/wrappers/_area.") for n in names if n.endswith((".so", ".pyd")))
 
@@ -83,3 +87,42 @@ def test_readme_agents_example_prints_the_optimal_policy():
         [sys.executable, "-c", block], capture_output=True, text=True, check=True
     ).stdout
     assert out.splitlines()[-1] == "[0, 0, 1]"
+
+
+def test_every_code_folder_is_linked_from_the_package():
+    for folder in FOLDERS:
+        link = ROOT / "gymkit" / folder
+        assert link.is_symlink() and link.resolve() == (ROOT / folder).resolve(), folder
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_a_folder_refuses_to_load_under_a_wrong_name(folder):
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import {folder}"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert f"this folder is the package gymkit.{folder}, imported here as '{folder}'" in out.stderr
+
+
+def test_an_uninstalled_checkout_says_how_to_install():
+    # -S: no site-packages, so neither the install nor gymkit's dependencies are there
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import gymkit"
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "install the checkout first, from its root: pip install" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_type_checker_resolves_every_gymkit_import():
+    """mypy, reading the tree as it is (no import hook), finds every gymkit.* module."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "-p", "gymkit", "--ignore-missing-imports",
+         "--no-incremental", "--cache-dir", "/dev/null"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert "Success" in out.stdout or "error" in out.stdout, out.stderr  # it ran
+    unresolved = [
+        line
+        for line in out.stdout.splitlines()
+        if 'module named "gymkit' in line or 'Module "gymkit' in line
+    ]
+    assert not unresolved, "\n".join(unresolved)

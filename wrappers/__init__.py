@@ -9,6 +9,13 @@ Action: `RepeatAction` (frame skip, max-pool, ALE fast path), `DiscretizeAction`
 Video: `RecordVideo`, `observation_to_image`.
 """
 
+if __name__ != "gymkit.wrappers":
+    raise ImportError(
+        f"this folder is the package gymkit.wrappers, imported here as {__name__!r}: install "
+        "the checkout (pip install -e .) and import gymkit.wrappers"
+    )
+
+
 from gymkit.wrappers.area_resize import AreaResizer
 from gymkit.wrappers.atari import EpisodicLife, FireReset, NoopReset, TerminateOnLifeLoss
 from gymkit.wrappers.presets import PROFILES, AtariProfile, make_atari, wrap_atari

@@ -22,6 +22,7 @@ bilinear) and more than 4 channels go to ``cv2.resize``. Images must be uint8.
 from __future__ import annotations
 
 import math
+import warnings
 
 import cv2
 import numpy as np
@@ -145,7 +146,17 @@ class AreaResizer:
         # Channels are interleaved: column j of channel c reads source column s * C + c.
         xstart = (xstart[:, None] * channels + np.arange(channels, dtype=np.int32)).ravel()
         xweight = np.repeat(xweight, channels, axis=0)
-        self._plan = _area.Plan(H, W * channels, xstart, xweight, ystart, yweight, channels)
+        try:
+            self._plan = _area.Plan(H, W * channels, xstart, xweight, ystart, yweight, channels)
+        except (AttributeError, TypeError) as err:  # a stale build from an older gymkit
+            self.reason = f"the compiled kernel does not match this gymkit ({err})"
+            warnings.warn(
+                f"AreaResizer: {self.reason}; OpenCV resizes instead. Rebuild it from the "
+                "checkout with: pip install -e .",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
         self.backend = "gymkit"
         key = (self.src_shape, self.shape, _opencv_switches())
         if key not in _checked:

@@ -19,7 +19,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from gymkit.wrappers._checks import action_meanings, positive_int
+from gymkit.common.checks import positive_int
 
 __all__ = ["NoopReset", "FireReset", "TerminateOnLifeLoss", "EpisodicLife"]
 
@@ -32,6 +32,12 @@ def _lives(owner: str, info: dict[str, Any]) -> int:
             f"{owner}: the env's info has no 'lives' key; life-loss wrappers need an env "
             "that reports lives (ALE envs do)"
         ) from None
+
+
+def action_meanings(env: gym.Env) -> list[str] | None:
+    """The env's action meanings (ALE and most Atari-like envs), or None if it has none."""
+    getter = getattr(env.unwrapped, "get_action_meanings", None)
+    return list(getter()) if callable(getter) else None
 
 
 class NoopReset(gym.Wrapper, gym.utils.RecordConstructorArgs):

@@ -14,8 +14,14 @@ from typing import Any, Literal
 
 import gymnasium as gym
 
-from gymkit.wrappers._checks import action_meanings, ale_env
-from gymkit.wrappers.atari import EpisodicLife, FireReset, NoopReset, TerminateOnLifeLoss
+from gymkit.common.checks import ale_env
+from gymkit.wrappers.atari import (
+    EpisodicLife,
+    FireReset,
+    NoopReset,
+    TerminateOnLifeLoss,
+    action_meanings,
+)
 from gymkit.wrappers.stateful_action import RepeatAction
 from gymkit.wrappers.stateful_observation import FrameStackObservation
 from gymkit.wrappers.transform_observation import GrayscaleObservation, ResizeObservation

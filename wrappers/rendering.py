@@ -33,7 +33,7 @@ from gymnasium import spaces
 from gymnasium.core import ActType, ObsType
 from gymnasium.error import DependencyNotInstalled
 
-from gymkit.wrappers._checks import one_of, positive_int
+from gymkit.common.checks import one_of, positive_int
 from gymkit.wrappers.video_writers import (
     FFmpegMp4Writer,
     GifWriter,

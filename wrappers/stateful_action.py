@@ -11,7 +11,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from gymkit.wrappers._checks import one_of, positive_int
+from gymkit.common.checks import one_of, positive_int
 from gymkit.wrappers.ale_fast_path import plan_fast_path
 
 __all__ = ["RepeatAction"]

@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from gymkit.wrappers._checks import one_of, positive_int
+from gymkit.common.checks import one_of, positive_int
 
 __all__ = ["FrameStackObservation"]
 

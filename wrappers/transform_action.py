@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.wrappers import ClipAction
 
-from gymkit.wrappers._checks import positive_int
+from gymkit.common.checks import positive_int
 
 __all__ = ["DiscretizeAction", "ClipAction"]
 

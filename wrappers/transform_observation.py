@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from gymkit.wrappers._checks import ale_env, image_space, one_of, positive_int
+from gymkit.common.checks import ale_env, image_space, one_of, positive_int
 from gymkit.wrappers.area_resize import AreaResizer
 
 __all__ = ["GrayscaleObservation", "ResizeObservation"]

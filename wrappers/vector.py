@@ -38,7 +38,7 @@ from gymnasium.vector.utils import (
     read_from_shared_memory,
 )
 
-from gymkit.wrappers._checks import positive_int
+from gymkit.common.checks import positive_int
 
 __all__ = ["BatchedAsyncVectorEnv", "make_atari_vector"]
 

@@ -1,4 +1,4 @@
-"""gymkit on Ray RLlib's env runners (`gymkit.rllib`), on a local Ray with 2 CPUs, as in CI.
+"""gymkit on Ray RLlib's env runners (`gymkit.integrations.rllib`), on a local Ray with 2 CPUs.
 
 CI runs this module only in the ray venv (ray[rllib] pins its own gymnasium); elsewhere
 it is skipped. PPO runs use 2 remote env runners, tiny batches and tiny models.
@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-NO_RAY = "gymkit.rllib needs the ray extra: pip install 'gymkit[ray]'"
+NO_RAY = "gymkit.integrations.rllib needs the ray extra: pip install -e '.[ray]'"
 ray = pytest.importorskip("ray", reason=NO_RAY)
 pytest.importorskip("ray.rllib", reason=NO_RAY)
 
 import torch  # noqa: E402  (ray[rllib] brings it)
 from ray.rllib.algorithms.ppo import PPOConfig  # noqa: E402
 
-import gymkit.rllib  # noqa: E402
-from gymkit.rllib import (  # noqa: E402
+import gymkit.integrations.rllib  # noqa: E402
+from gymkit.integrations.rllib import (  # noqa: E402
     UNSHAPED_RETURN,
     EnvCreationError,
     EnvCreator,
@@ -93,15 +93,15 @@ def test_importing_gymkit_does_not_import_ray():
 
 
 def test_without_ray_the_import_error_names_the_extra():
-    code = "import sys; sys.modules['ray'] = None; import gymkit.rllib"
+    code = "import sys; sys.modules['ray'] = None; import gymkit.integrations.rllib"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode != 0
-    assert "ImportError: gymkit.rllib needs Ray RLlib" in out.stderr
-    assert "pip install 'gymkit[ray]'" in out.stderr
+    assert "ImportError: gymkit.integrations.rllib needs Ray RLlib" in out.stderr
+    assert "pip install -e '.[ray]'" in out.stderr
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(gymkit.rllib, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(gymkit.integrations.rllib, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
 
 

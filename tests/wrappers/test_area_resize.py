@@ -305,3 +305,21 @@ def test_resize_observation_runs_on_it_and_pickles():
     obs2, _ = clone.reset(seed=3)
     assert np.array_equal(obs, obs2) and clone.resizer.backend == expected
     assert ResizeObservation(FakeImageEnv((210, 160)), 84, interpolation="linear").resizer is None
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [
+        object(),
+        type("Old", (), {"Plan": lambda *a: (_ for _ in ()).throw(TypeError("takes 5 arguments"))}),
+    ],
+)
+def test_a_stale_compiled_kernel_falls_back_to_opencv_with_a_warning(monkeypatch, stale):
+    import gymkit.wrappers.area_resize as module
+
+    monkeypatch.setattr(module, "_area", stale)
+    with pytest.warns(RuntimeWarning, match="does not match this gymkit.*pip install -e"):
+        resizer = module.AreaResizer((210, 160), (84, 84))
+    assert resizer.backend == "opencv"
+    image = np.random.default_rng(0).integers(0, 256, (210, 160), dtype=np.uint8)
+    assert np.array_equal(resizer(image), cv2.resize(image, (84, 84), interpolation=cv2.INTER_AREA))

@@ -13,8 +13,8 @@ is unknown in the env runners, which are other processes, so RLlib raises
 ``NameNotFound`` there. And RLlib's model catalog has no encoder for a ``Discrete``
 observation, nor for ``uint8`` or channel-first images.
 
-Needs the ``ray`` extra: ``pip install "gymkit[ray]"``. ``import gymkit`` never
-imports Ray; only this module does.
+Needs the ``ray`` extra (``pip install -e ".[ray]"`` in a gymkit checkout).
+``import gymkit`` never imports Ray; only this module does.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ try:
     from ray.tune.registry import register_env
 except ImportError as err:
     raise ImportError(
-        f"gymkit.rllib needs Ray RLlib ({err}); install it with: pip install 'gymkit[ray]'"
+        f"gymkit.integrations.rllib needs Ray RLlib ({err}); install it from a gymkit "
+        "checkout with: pip install -e '.[ray]'"
     ) from err
 
 from gymkit.envs.shaped_cartpole import ShapedCartPoleEnv
@@ -80,7 +81,7 @@ def encode_observations(env: gym.Env) -> gym.Env:
     Example:
         >>> import gymnasium as gym
         >>> import gymkit
-        >>> from gymkit.rllib import encode_observations
+        >>> from gymkit.integrations.rllib import encode_observations
         >>> env = gym.make("ToyMDP-v0")
         >>> env.observation_space, encode_observations(env).observation_space
         (Discrete(3), Box(0.0, 1.0, (3,), float32))
@@ -100,7 +101,7 @@ def encode_observations(env: gym.Env) -> gym.Env:
     ndim = len(space.shape)
     if ndim == 3 and space.shape[0] < min(space.shape[1:]):
         raise ValueError(
-            f"gymkit.rllib: observations of shape {space.shape} look channel-first "
+            f"gymkit.integrations.rllib: observations of shape {space.shape} look channel-first "
             f"(C, H, W); RLlib's CNN reads (H, W, C) and would take {space.shape[0]} for "
             "the height. Make the env channel-last (gymkit's Atari presets: "
             "stack_layout='channels_last')"
@@ -133,7 +134,7 @@ class EnvCreator:
     transposed images.
 
     Example:
-        >>> from gymkit.rllib import EnvCreator
+        >>> from gymkit.integrations.rllib import EnvCreator
         >>> creator = EnvCreator("ShapedCartPole-v1")
         >>> creator.name
         'gymkit.rllib/ShapedCartPole-v1'
@@ -186,7 +187,7 @@ class EnvCreator:
             if self.atari_profile is not None:
                 what += f" (Atari profile {self.atari_profile!r})"
             raise EnvCreationError(
-                f"gymkit.rllib: cannot make {what} with env kwargs {kwargs!r}: "
+                f"gymkit.integrations.rllib: cannot make {what} with env kwargs {kwargs!r}: "
                 f"{type(err).__name__}: {err}"
             ) from err
 
@@ -219,17 +220,17 @@ def configure(
     Example:
         >>> import ray
         >>> from ray.rllib.algorithms.ppo import PPOConfig
-        >>> import gymkit.rllib
+        >>> from gymkit.integrations.rllib import UNSHAPED_RETURN, configure
         >>> ray.init(num_cpus=2)  # doctest: +SKIP
-        >>> config = gymkit.rllib.configure(PPOConfig(), "ShapedCartPole-v1", max_subtraction=0.5)
+        >>> config = configure(PPOConfig(), "ShapedCartPole-v1", max_subtraction=0.5)
         >>> config.env, config.env_config
         ('gymkit.rllib/ShapedCartPole-v1', {'max_subtraction': 0.5})
         >>> algo = config.env_runners(num_env_runners=2).build_algo()  # doctest: +SKIP
         >>> runners = algo.train()["env_runners"]  # doctest: +SKIP
-        >>> true_score = runners[gymkit.rllib.UNSHAPED_RETURN]  # doctest: +SKIP
+        >>> true_score = runners[UNSHAPED_RETURN]  # doctest: +SKIP
         >>> true_score == runners["episode_len_mean"]  # CartPole pays 1 a step  # doctest: +SKIP
         True
-        >>> atari = gymkit.rllib.configure(PPOConfig(), "Breakout", atari_profile="sb3")
+        >>> atari = configure(PPOConfig(), "Breakout", atari_profile="sb3")
         >>> atari.env
         'gymkit.rllib/Breakout[sb3]'
 
@@ -253,7 +254,8 @@ def configure(
     """
     if not isinstance(config, AlgorithmConfig):
         raise TypeError(
-            f"gymkit.rllib.configure: `config` must be an RLlib AlgorithmConfig, got {config!r}"
+            "gymkit.integrations.rllib.configure: `config` must be an RLlib AlgorithmConfig, "
+            f"got {config!r}"
         )
     creator = EnvCreator(env_id, atari_profile)
     env = creator(env_kwargs)
