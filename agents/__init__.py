@@ -38,38 +38,24 @@ from gymkit.agents.reinforce import ReinforceAgent, ReinforceConfig
 from gymkit.agents.value_iteration import TabularModel, ValueIterationAgent, ValueIterationConfig
 
 if TYPE_CHECKING:
-    from gymkit.agents.dqn import (
-        DQNAgent as DQNAgent,
-    )
-    from gymkit.agents.dqn import (
-        DQNConfig as DQNConfig,
-    )
-    from gymkit.agents.dqn import (
-        DuelingCnnPolicy as DuelingCnnPolicy,
-    )
-    from gymkit.agents.dqn import (
-        DuelingDQNPolicy as DuelingDQNPolicy,
-    )
-    from gymkit.agents.dqn import (
-        DuelingQNetwork as DuelingQNetwork,
-    )
-    from gymkit.agents.dqn import (
-        GymkitDQN as GymkitDQN,
-    )
-    from gymkit.agents.dqn import (
-        SeededReplayBuffer as SeededReplayBuffer,
-    )
+    from gymkit.agents.dqn import DQNAgent as DQNAgent
+    from gymkit.agents.dqn import DQNConfig as DQNConfig
+    from gymkit.agents.dqn_policies import DuelingCnnPolicy as DuelingCnnPolicy
+    from gymkit.agents.dqn_policies import DuelingDQNPolicy as DuelingDQNPolicy
+    from gymkit.agents.dqn_policies import DuelingQNetwork as DuelingQNetwork
+    from gymkit.agents.dqn_sb3 import GymkitDQN as GymkitDQN
+    from gymkit.agents.dqn_sb3 import SeededReplayBuffer as SeededReplayBuffer
 
-# Names served by gymkit.agents.dqn, which imports torch: loaded on first access.
-_LAZY = (
-    "DQNAgent",
-    "DQNConfig",
-    "GymkitDQN",
-    "DuelingQNetwork",
-    "DuelingDQNPolicy",
-    "DuelingCnnPolicy",
-    "SeededReplayBuffer",
-)
+# Names served by modules that import torch: each loaded on first access.
+_LAZY = {
+    "DQNAgent": "gymkit.agents.dqn",
+    "DQNConfig": "gymkit.agents.dqn",
+    "GymkitDQN": "gymkit.agents.dqn_sb3",
+    "SeededReplayBuffer": "gymkit.agents.dqn_sb3",
+    "DuelingQNetwork": "gymkit.agents.dqn_policies",
+    "DuelingDQNPolicy": "gymkit.agents.dqn_policies",
+    "DuelingCnnPolicy": "gymkit.agents.dqn_policies",
+}
 
 __all__ = [
     "ValueIterationAgent",
@@ -86,7 +72,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module("gymkit.agents.dqn"), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # later lookups skip this hook
         return value
     raise AttributeError(f"module 'gymkit.agents' has no attribute {name!r}")

@@ -14,6 +14,8 @@ AGENT_MODULES = [
     "gymkit.agents.q_learning",
     "gymkit.agents.reinforce",
     "gymkit.agents.dqn",
+    "gymkit.agents.dqn_sb3",
+    "gymkit.agents.dqn_policies",
 ]
 
 
