@@ -18,8 +18,9 @@ if __name__ != "gymkit.wrappers":
 
 from gymkit.wrappers.area_resize import AreaResizer
 from gymkit.wrappers.atari import EpisodicLife, FireReset, NoopReset, TerminateOnLifeLoss
+from gymkit.wrappers.observation_image import observation_to_image
 from gymkit.wrappers.presets import PROFILES, AtariProfile, make_atari, wrap_atari
-from gymkit.wrappers.rendering import RecordVideo, observation_to_image
+from gymkit.wrappers.rendering import RecordVideo
 from gymkit.wrappers.stateful_action import RepeatAction
 from gymkit.wrappers.stateful_observation import FrameStackObservation
 from gymkit.wrappers.transform_action import ClipAction, DiscretizeAction

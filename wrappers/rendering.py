@@ -3,189 +3,55 @@
 * ``RecordVideo`` - records episodes (or fixed-length clips) to an H.264 MP4 and/or a
   GIF, streaming each frame to disk as it comes, from ``render()``, from the
   observation, or both side by side (the agent's view).
-* ``observation_to_image`` - draws an image observation or a frame stack as one
-  picture: tiles, or the book's colour overlay.
 
-The encoders are in `gymkit.wrappers.video_writers`.
+Its pictures are drawn by `gymkit.wrappers.observation_image`, its settings checked by
+`gymkit.wrappers.video_settings`, its files written by `gymkit.wrappers.video_writers`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import itertools
 import json
-import math
 import os
 import tempfile
 import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from numbers import Integral, Real
 from typing import Any, Generic, Literal, SupportsFloat
 
 import cv2
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from gymnasium.core import ActType, ObsType
-from gymnasium.error import DependencyNotInstalled
 
 from gymkit.common.checks import one_of, positive_int
-from gymkit.wrappers.video_writers import (
-    FFmpegMp4Writer,
-    GifWriter,
-    OpenCVMp4Writer,
-    find_h264_ffmpeg,
+from gymkit.wrappers.observation_image import (
+    agent_view,
+    draw_observation,
+    format_action,
+    video_frame,
+    with_text_bar,
 )
+from gymkit.wrappers.video_settings import (
+    MP4_ENCODERS,
+    capped_cubic_video_schedule,
+    check_formats,
+    check_fps,
+    check_frame_size,
+    check_frame_source,
+    check_name_prefix,
+    check_trigger,
+    check_video_folder,
+    h264_ffmpeg,
+)
+from gymkit.wrappers.video_writers import FFmpegMp4Writer, GifWriter, OpenCVMp4Writer
 
-__all__ = ["RecordVideo", "observation_to_image"]
+__all__ = ["RecordVideo"]
 
 _WHO = "RecordVideo"
-_FORMATS = ("mp4", "gif")
-_FRAME_SOURCES = ("render", "observation", "agent_view")
-_LAYOUTS = ("auto", "image", "stack_first", "stack_last")
-_STYLES = ("tiles", "overlay")
-_MP4_ENCODERS = ("auto", "ffmpeg", "opencv")
-# Modes whose render() gives no single image array to encode.
-_UNRECORDABLE_RENDER_MODES = (None, "human", "ansi", "rgb_array_list", "depth_array_list")
-
-_TILE_GAP = 2  # pixels between frame-stack tiles
-_PANEL_GAP = 4  # pixels between the rendered frame and the observation panel
-_GAP_VALUE = 128  # mid-gray: visible against both black (Atari) and white (CartPole)
-_TEXT_BAR_HEIGHT = 20
-
-
-# --------------------------------------------------------------------------- pictures
-
-
-def observation_to_image(
-    observation: np.ndarray,
-    layout: Literal["auto", "image", "stack_first", "stack_last"] = "auto",
-    style: Literal["tiles", "overlay"] = "tiles",
-) -> np.ndarray:
-    """Draw an image observation or a frame stack as one ``uint8`` picture.
-
-    A single image (``(H, W)``, ``(H, W, 1)`` gray or ``(H, W, 3)`` RGB) is returned
-    as a 2-D gray or ``(H, W, 3)`` RGB array. A frame stack (``(N, H, W)`` channel-first,
-    ``(H, W, N)`` channel-last, or ``(N, H, W, C)`` of colour frames) is drawn either as
-    tiles, oldest first, left to right and top to bottom in a grid of
-    ``ceil(sqrt(N))`` columns, 2 gray pixels apart; or, for gray stacks, as the colour
-    overlay of the book's ``plot_observation``: the three frames before the newest as
-    red, green and blue, and the newest frame's brightening over their mean added to
-    red and blue (pink), all scaled by 255/150 (for a 4-frame stack this is exactly the
-    book's picture).
-
-    ``layout="auto"`` reads a 2-D array, or a 3-D one whose last axis is 1 or 3, as an
-    image; any other 3-D array as a stack along its shorter end axis (``(4, 84, 84)``
-    channel-first, ``(84, 84, 4)`` channel-last); a 4-D array as ``(N, H, W, C)``. Pass
-    the layout for a 3-frame channel-last stack, which ``"auto"`` reads as RGB.
-
-    Example:
-        >>> import numpy as np
-        >>> stack = np.zeros((4, 84, 84), dtype=np.uint8)  # FrameStackObservation(gray, 4)
-        >>> observation_to_image(stack).shape  # 2x2 tiles with 2-pixel gaps
-        (170, 170)
-        >>> observation_to_image(stack, style="overlay").shape
-        (84, 84, 3)
-        >>> observation_to_image(np.zeros((84, 84, 4), dtype=np.uint8)).shape
-        (170, 170)
-
-    Args:
-        observation: a ``uint8`` array.
-        layout: ``"auto"``, ``"image"``, ``"stack_first"`` or ``"stack_last"``.
-        style: ``"tiles"`` or ``"overlay"`` (frame stacks of gray frames only).
-
-    Returns:
-        A ``uint8`` array of shape ``(H, W)`` (gray) or ``(H, W, 3)`` (RGB).
-    """
-    who = "observation_to_image"
-    obs = np.asarray(observation)
-    if obs.dtype != np.uint8:
-        raise TypeError(f"{who}: `observation` must be uint8, got {obs.dtype}")
-    one_of(who, "observation_layout", layout, _LAYOUTS)
-    one_of(who, "observation_style", style, _STYLES)
-    kind = _resolve_layout(obs.shape, layout, who, "observation")
-    _check_overlay(style, kind, obs.shape, who)
-    return _draw_observation(obs, kind, style)
-
-
-def _resolve_layout(shape: tuple[int, ...], layout: str, who: str, what: str) -> str:
-    """Return how to read an array of ``shape``: "image", "stack_first" or "stack_last"."""
-    ndim = len(shape)
-    is_image = ndim == 2 or (ndim == 3 and shape[-1] in (1, 3))
-    kind = layout
-    if layout == "auto":
-        if is_image:
-            kind = "image"
-        elif ndim == 3:
-            kind = "stack_first" if shape[0] <= shape[-1] else "stack_last"
-        else:
-            kind = "stack_first"  # (N, H, W, C); any other rank fails the check below
-    fits = {
-        "image": is_image,
-        "stack_first": ndim == 3 or (ndim == 4 and shape[-1] in (1, 3)),
-        "stack_last": ndim == 3,
-    }[kind]
-    if not fits or 0 in shape:
-        raise ValueError(
-            f"{who}: {what} of shape {shape} is not an image (H, W), (H, W, 1), (H, W, 3) or "
-            f"a frame stack (N, H, W), (H, W, N), (N, H, W, C) for "
-            f"observation_layout={layout!r}"
-        )
-    return kind
-
-
-def _check_overlay(style: str, kind: str, shape: tuple[int, ...], who: str) -> None:
-    if style == "overlay" and kind != "image" and len(shape) == 4 and shape[-1] == 3:
-        raise ValueError(
-            f"{who}: observation_style='overlay' needs a stack of gray frames, got a stack of "
-            f"colour frames of shape {shape}; use 'tiles'"
-        )
-
-
-def _draw_observation(obs: np.ndarray, kind: str, style: str) -> np.ndarray:
-    if kind == "image":
-        return obs[..., 0] if obs.ndim == 3 and obs.shape[-1] == 1 else obs
-    frames = obs if kind == "stack_first" else np.moveaxis(obs, -1, 0)
-    if frames.ndim == 4 and frames.shape[-1] == 1:
-        frames = frames[..., 0]
-    return _book_overlay(frames) if style == "overlay" else _tiles(frames)
-
-
-def _tiles(frames: np.ndarray) -> np.ndarray:
-    n, h, w = frames.shape[:3]
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    out = np.full(
-        (rows * h + (rows - 1) * _TILE_GAP, cols * w + (cols - 1) * _TILE_GAP, *frames.shape[3:]),
-        _GAP_VALUE,
-        dtype=np.uint8,
-    )
-    for i in range(n):
-        r, c = divmod(i, cols)
-        top, left = r * (h + _TILE_GAP), c * (w + _TILE_GAP)
-        out[top : top + h, left : left + w] = frames[i]
-    return out
-
-
-def _book_overlay(frames: np.ndarray) -> np.ndarray:
-    stack = frames.astype(np.float32)
-    current, previous = stack[-1], list(stack[:-1][-3:])
-    if not previous:
-        return frames[-1]
-    while len(previous) < 3:
-        previous.insert(0, previous[0])
-    img = np.stack(previous, axis=-1)
-    delta = np.maximum(current - img.mean(axis=-1), 0.0)
-    img[..., 0] += delta
-    img[..., 2] += delta
-    return np.clip(img * (255.0 / 150.0), 0, 255).astype(np.uint8)
-
-
-# --------------------------------------------------------------------------- the wrapper
 
 
 class RecordVideo(
@@ -351,13 +217,13 @@ class RecordVideo(
             mp4_encoder=mp4_encoder,
         )
         gym.Wrapper.__init__(self, env)
-        self._observation_kind = _check_frame_source(
+        self._observation_kind = check_frame_source(
             env, frame_source, observation_layout, observation_style
         )
-        self.episode_trigger = _check_trigger(episode_trigger, "episode_trigger")
-        self.step_trigger = _check_trigger(step_trigger, "step_trigger")
+        self.episode_trigger = check_trigger(episode_trigger, "episode_trigger")
+        self.step_trigger = check_trigger(step_trigger, "step_trigger")
         if episode_trigger is None and step_trigger is None:
-            self.episode_trigger = _capped_cubic_schedule
+            self.episode_trigger = capped_cubic_video_schedule
         self.video_length = positive_int(_WHO, "video_length", video_length, minimum=0)
         self.max_videos = (
             None if max_videos is None else positive_int(_WHO, "max_videos", max_videos)
@@ -365,13 +231,13 @@ class RecordVideo(
         self.gif_max_frames = positive_int(_WHO, "gif_max_frames", gif_max_frames)
         if not isinstance(text_overlay, (bool, np.bool_)):
             raise TypeError(f"{_WHO}: `text_overlay` must be a bool, got {text_overlay!r}")
-        self.formats = _check_formats(formats)
-        self.fps = _check_fps(fps, self.metadata)
-        self.frame_size = _check_frame_size(frame_size)
-        self.name_prefix = _check_name_prefix(name_prefix)
-        one_of(_WHO, "mp4_encoder", mp4_encoder, _MP4_ENCODERS)
-        self._ffmpeg_exe = _h264_ffmpeg(mp4_encoder) if "mp4" in self.formats else None
-        self.video_folder = _check_video_folder(video_folder)
+        self.formats = check_formats(formats)
+        self.fps = check_fps(fps, self.metadata)
+        self.frame_size = check_frame_size(frame_size)
+        self.name_prefix = check_name_prefix(name_prefix)
+        one_of(_WHO, "mp4_encoder", mp4_encoder, MP4_ENCODERS)
+        self._ffmpeg_exe = h264_ffmpeg(mp4_encoder) if "mp4" in self.formats else None
+        self.video_folder = check_video_folder(video_folder)
 
         self.frame_source = frame_source
         self.observation_layout = observation_layout
@@ -518,15 +384,15 @@ class RecordVideo(
     def _picture(self, obs: Any, action: Any) -> np.ndarray:
         """The picture to record now: frame and/or observation, resized, with the text bar."""
         if self.frame_source == "render":
-            picture = _video_frame(self.env.render())
+            picture = video_frame(self.env.render())
         else:
-            panel = _draw_observation(
+            panel = draw_observation(
                 np.asarray(obs), self._observation_kind, self.observation_style
             )
             if self.frame_source == "observation":
                 picture = panel
             else:
-                picture = _agent_view(_video_frame(self.env.render()), panel)
+                picture = agent_view(video_frame(self.env.render()), panel)
         if self.frame_size is not None and picture.shape[1::-1] != self.frame_size:
             shrink = self.frame_size[0] * self.frame_size[1] < picture.shape[0] * picture.shape[1]
             picture = cv2.resize(
@@ -537,9 +403,9 @@ class RecordVideo(
         if self.text_overlay:
             text = (
                 f"ep {self.episode_id} step {self._episode_step} "
-                f"return {self._episode_return:.2f} action {_format_action(action)}"
+                f"return {self._episode_return:.2f} action {format_action(action)}"
             )
-            picture = _with_text_bar(picture, text)
+            picture = with_text_bar(picture, text)
         return picture
 
     # ------------------------------------------------------------------ naming, pickling
@@ -565,72 +431,6 @@ class RecordVideo(
         state = dict(self.__dict__)
         state.update(_recording=None, _recording_finalizer=None, _claim_release=None)
         return state
-
-
-# --------------------------------------------------------------------------- frames
-
-
-def _video_frame(frame: Any) -> np.ndarray:
-    """Check a rendered frame and bring it to 2-D gray or (H, W, 3) RGB uint8."""
-    if not isinstance(frame, np.ndarray):
-        raise TypeError(
-            f"{_WHO}: expected env.render() to return a numpy array (render_mode='rgb_array'), "
-            f"got {type(frame).__name__}"
-        )
-    if frame.dtype != np.uint8:
-        raise TypeError(f"{_WHO}: expected uint8 frames, got dtype {frame.dtype}")
-    if frame.ndim == 3 and frame.shape[2] in (1, 4):
-        frame = frame[..., 0] if frame.shape[2] == 1 else frame[..., :3]
-    if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 3)) or 0 in frame.shape:
-        raise ValueError(
-            f"{_WHO}: expected a frame of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
-            f"got {frame.shape}"
-        )
-    return frame
-
-
-def _as_rgb(picture: np.ndarray) -> np.ndarray:
-    return np.repeat(picture[..., None], 3, axis=2) if picture.ndim == 2 else picture
-
-
-def _agent_view(frame: np.ndarray, panel: np.ndarray) -> np.ndarray:
-    """The rendered frame, a gap, then the observation panel scaled up by a whole factor."""
-    frame, panel = _as_rgb(frame), _as_rgb(panel)
-    scale = max(1, frame.shape[0] // panel.shape[0])
-    if scale > 1:
-        panel = np.repeat(np.repeat(panel, scale, axis=0), scale, axis=1)
-    (fh, fw), (ph, pw) = frame.shape[:2], panel.shape[:2]
-    out = np.zeros((max(fh, ph), fw + _PANEL_GAP + pw, 3), dtype=np.uint8)
-    out[:, fw : fw + _PANEL_GAP] = _GAP_VALUE
-    out[:fh, :fw] = frame
-    out[:ph, fw + _PANEL_GAP :] = panel
-    return out
-
-
-def _with_text_bar(picture: np.ndarray, text: str) -> np.ndarray:
-    bar = np.zeros((_TEXT_BAR_HEIGHT, *picture.shape[1:]), dtype=np.uint8)
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
-    width = cv2.getTextSize(text, font, scale, 1)[0][0]
-    if width > picture.shape[1] - 4:
-        scale = max(0.25, scale * (picture.shape[1] - 4) / width)
-    color = 255 if picture.ndim == 2 else (255, 255, 255)
-    cv2.putText(bar, text, (2, 14), font, scale, color, 1, cv2.LINE_AA)
-    return np.concatenate([picture, bar], axis=0)
-
-
-def _format_action(action: Any) -> str:
-    if action is None:
-        return "-"
-    if isinstance(action, np.ndarray):
-        text = np.array2string(action, precision=2, separator=",", threshold=8)
-    elif isinstance(action, (float, np.floating)):
-        text = f"{action:.2f}"
-    else:
-        text = str(action)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-# --------------------------------------------------------------------------- recordings
 
 
 class _Recording:
@@ -791,161 +591,3 @@ def _lock_file(path: str) -> int | None:
         except FileNotFoundError:
             pass
         os.close(fd)  # its holder released and removed it after our open: open it anew
-
-
-# --------------------------------------------------------------------------- arguments
-
-
-def _check_frame_source(env: gym.Env, frame_source: str, layout: str, style: str) -> str | None:
-    """Check the frame source against the env; return how to read the observation."""
-    one_of(_WHO, "frame_source", frame_source, _FRAME_SOURCES)
-    one_of(_WHO, "observation_layout", layout, _LAYOUTS)
-    one_of(_WHO, "observation_style", style, _STYLES)
-    if frame_source != "observation" and env.render_mode in _UNRECORDABLE_RENDER_MODES:
-        raise ValueError(
-            f"{_WHO}: frame_source={frame_source!r} needs an env whose render() returns an "
-            f"image, e.g. gym.make(..., render_mode='rgb_array'); got "
-            f"render_mode={env.render_mode!r}"
-        )
-    if frame_source == "render":
-        return None
-    space = env.observation_space
-    if not (isinstance(space, spaces.Box) and space.dtype == np.uint8):
-        raise TypeError(
-            f"{_WHO}: frame_source={frame_source!r} needs a uint8 Box image "
-            f"observation space, got {space}"
-        )
-    kind = _resolve_layout(space.shape, layout, _WHO, "the observation space")
-    _check_overlay(style, kind, space.shape, _WHO)
-    return kind
-
-
-def _check_trigger(trigger: Any, name: str) -> int | Callable[[int], bool] | None:
-    if trigger is None or callable(trigger):
-        return trigger
-    if isinstance(trigger, Integral) and not isinstance(trigger, bool):
-        if trigger < 1:
-            raise ValueError(f"{_WHO}: `{name}` as an int must be >= 1, got {trigger}")
-        return int(trigger)
-    raise TypeError(
-        f"{_WHO}: `{name}` must be an int N (every N-th) or a function of the index "
-        f"returning bool, got {trigger!r}"
-    )
-
-
-def _capped_cubic_schedule(episode_id: int) -> bool:
-    """Gymnasium's default: episodes 0, 1, 8, 27, ... up to 1000, then every 1000th."""
-    if episode_id < 1000:
-        return round(episode_id ** (1.0 / 3)) ** 3 == episode_id
-    return episode_id % 1000 == 0
-
-
-def _check_formats(formats: Any) -> tuple[str, ...]:
-    if isinstance(formats, str):
-        formats = (formats,)
-    if not isinstance(formats, Sequence) or not formats:
-        raise TypeError(
-            f"{_WHO}: `formats` must be 'mp4', 'gif' or a tuple of them, got {formats!r}"
-        )
-    formats = tuple(formats)
-    if any(fmt not in _FORMATS for fmt in formats) or len(set(formats)) != len(formats):
-        raise ValueError(
-            f"{_WHO}: `formats` must hold distinct entries of {_FORMATS}, got {formats!r}"
-        )
-    return formats
-
-
-def _check_fps(fps: Any, metadata: dict[str, Any]) -> float:
-    name = "fps"
-    if fps is None:
-        fps = metadata.get("render_fps") or 30
-        name = "fps (from env.metadata['render_fps'])"
-    if isinstance(fps, bool) or not isinstance(fps, Real):
-        raise TypeError(f"{_WHO}: `{name}` must be a number, got {fps!r}")
-    if not (math.isfinite(fps) and 0 < fps <= 1000):
-        raise ValueError(f"{_WHO}: `{name}` must be in (0, 1000], got {fps!r}")
-    return fps
-
-
-def _check_frame_size(frame_size: Any) -> tuple[int, int] | None:
-    if frame_size is None:
-        return None
-    if not (
-        isinstance(frame_size, (tuple, list))
-        and len(frame_size) == 2
-        and all(isinstance(s, Integral) and not isinstance(s, bool) for s in frame_size)
-    ):
-        raise TypeError(
-            f"{_WHO}: `frame_size` must be a (width, height) pair of ints, got {frame_size!r}"
-        )
-    if not all(1 <= s <= 8192 for s in frame_size):
-        raise ValueError(
-            f"{_WHO}: `frame_size` sides must be in [1, 8192], got {tuple(frame_size)}"
-        )
-    return int(frame_size[0]), int(frame_size[1])
-
-
-def _check_name_prefix(name_prefix: Any) -> str:
-    if not isinstance(name_prefix, str):
-        raise TypeError(f"{_WHO}: `name_prefix` must be a str, got {name_prefix!r}")
-    if (
-        not name_prefix
-        or name_prefix.startswith(".")
-        or any(sep in name_prefix for sep in ("/", "\\", os.sep, "\0"))
-    ):
-        raise ValueError(
-            f"{_WHO}: `name_prefix` must be a non-empty file name start without path "
-            f"separators or a leading dot, got {name_prefix!r}"
-        )
-    return name_prefix
-
-
-_warned: set[str] = set()  # keys of the one-time warnings given in this process
-
-
-def _h264_ffmpeg(mp4_encoder: str) -> str | None:
-    """Return the ffmpeg for H.264 MP4s, or None for OpenCV's ``mp4v``."""
-    if mp4_encoder == "opencv":
-        return None
-    exe, reason = find_h264_ffmpeg()
-    if exe is None and mp4_encoder == "ffmpeg":
-        raise DependencyNotInstalled(
-            f"{_WHO}: mp4_encoder='ffmpeg' needs an H.264 ffmpeg, but {reason}; "
-            "run `pip install imageio-ffmpeg`"
-        )
-    if exe is None and "mp4v" not in _warned:
-        _warned.add("mp4v")
-        warnings.warn(
-            f"{_WHO}: {reason}, so MP4 videos fall back to OpenCV's 'mp4v' "
-            "(MPEG-4 Part 2) codec, which browsers, Jupyter notebooks and GitHub "
-            "READMEs do not play: they need H.264. Run `pip install imageio-ffmpeg` "
-            "(a gymkit dependency) to get H.264 MP4s.",
-            UserWarning,
-            stacklevel=3,  # the caller of RecordVideo(...)
-        )
-    return exe
-
-
-def _check_video_folder(video_folder: Any) -> str:
-    """Create the folder if missing and check it is writable; return its absolute path."""
-    if not isinstance(video_folder, (str, os.PathLike)):
-        raise TypeError(f"{_WHO}: `video_folder` must be a path, got {video_folder!r}")
-    folder = os.path.abspath(os.fspath(video_folder))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", suffix=".part", dir=folder)
-    except FileExistsError as e:
-        raise ValueError(f"{_WHO}: `video_folder` {folder!r} exists and is not a folder") from e
-    except NotADirectoryError as e:
-        raise ValueError(f"{_WHO}: `video_folder` {folder!r} is not a folder: {e}") from e
-    except OSError as e:
-        message = (
-            f"{_WHO}: `video_folder` {folder!r} must be a writable folder, but writing there "
-            f"failed: {e}"
-        )
-        if isinstance(e, PermissionError) or e.errno == errno.EROFS:
-            raise PermissionError(message) from e
-        raise ValueError(message) from e
-    os.close(fd)
-    os.remove(probe)
-    return folder

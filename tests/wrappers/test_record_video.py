@@ -29,7 +29,8 @@ from gymnasium.wrappers import FrameStackObservation
 from PIL import Image
 
 import gymkit.wrappers.rendering as rendering
-from gymkit.wrappers.rendering import RecordVideo, observation_to_image
+import gymkit.wrappers.video_settings as video_settings
+from gymkit.wrappers import RecordVideo, observation_to_image
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 CHILD = Path(__file__).with_name("_video_child.py")
@@ -639,7 +640,7 @@ def test_sigkill_leaves_no_file_under_a_final_name(tmp_path):
 
 def test_without_imageio_ffmpeg_mp4v_is_used_with_one_warning(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # import now fails
-    monkeypatch.setattr(rendering, "_warned", set())
+    monkeypatch.setattr(video_settings, "_warned", set())
     with pytest.warns(UserWarning, match=r"imageio-ffmpeg is not installed.*'mp4v'.*browsers.*"
                       r"pip install imageio-ffmpeg"):  # fmt: skip
         env = RecordVideo(FakeImageEnv(), tmp_path / "a", episode_trigger=1)
