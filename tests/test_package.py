@@ -126,3 +126,30 @@ def test_a_type_checker_resolves_every_gymkit_import():
         if 'module named "gymkit' in line or 'Module "gymkit' in line
     ]
     assert not unresolved, "\n".join(unresolved)
+
+
+# Which gymkit packages each layer may import: data flows one way, up this list.
+ALLOWED_IMPORTS = {
+    "common": set(),
+    "envs": {"common"},
+    "wrappers": {"common", "envs"},
+    "agents": {"common", "envs", "wrappers"},
+    "integrations": {"common", "envs", "wrappers", "agents"},
+}
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_imports_flow_one_way_between_layers(folder):
+    import ast
+
+    for source in (ROOT / folder).glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "gymkit" and len(parts) > 1 and parts[1] != folder:
+                    assert parts[1] in ALLOWED_IMPORTS[folder], f"{source.name} imports {name}"
