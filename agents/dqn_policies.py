@@ -142,7 +142,8 @@ class DuelingDQNPolicy(DQNPolicy):
 
     Example:
         >>> import gymnasium as gym
-        >>> from gymkit.agents.dqn_policies import DuelingDQNPolicy, GymkitDQN
+        >>> from gymkit.agents.dqn_policies import DuelingDQNPolicy
+        >>> from gymkit.agents.dqn_sb3 import GymkitDQN
         >>> model = GymkitDQN(DuelingDQNPolicy, gym.make("CartPole-v1"),
         ...                   policy_kwargs=dict(aggregation="max"))
         >>> type(model.q_net).__name__, model.q_net.aggregation
